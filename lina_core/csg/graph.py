@@ -219,9 +219,10 @@ class CSG:
         for n in self.nodes():
             if isinstance(n, Entity):
                 attrs = " ".join(a for a in (n.size, n.colour, n.material) if a)
+                where = f" (side: {n.side})" if n.side else ""
                 count = f"{n.count}x " if n.count != 1 else ""
                 flag = "" if n.known else "  (unknown word: generic node)"
-                lines.append(f"entity {n.id}: {count}{attrs + ' ' if attrs else ''}{n.cls}{flag}")
+                lines.append(f"entity {n.id}: {count}{attrs + ' ' if attrs else ''}{n.cls}{where}{flag}")
             else:
                 tag = f"implied, hop {n.hop}" if n.implied else "stated"
                 params = ", ".join(f"{k}={v}" for k, v in n.params.items())

@@ -39,18 +39,21 @@ CLASSES: dict[str, ClassInfo] = {
         ClassInfo("cup", Category.OBJECT, synonyms=("mug", "teacup")),
         ClassInfo("bottle", Category.OBJECT, synonyms=("flask",)),
         ClassInfo("lamp", Category.OBJECT, synonyms=("lantern",)),
-        ClassInfo("jar", Category.CONTAINER, synonyms=("pot", "vase", "container", "beaker")),
+        ClassInfo("jar", Category.CONTAINER, synonyms=("pot", "vase", "container", "beaker", "bucket", "bowl", "jug")),
         ClassInfo("table", Category.SUPPORT, synonyms=("desk", "bench", "shelf")),
         ClassInfo("tray", Category.SUPPORT, synonyms=("plate", "platter")),
         ClassInfo("mirror", Category.SUPPORT, reflective=True, synonyms=("looking glass",)),
         ClassInfo("floor", Category.SURFACE, synonyms=("ground",)),
         ClassInfo("grass", Category.SURFACE, synonyms=("lawn", "meadow")),
         ClassInfo("sand", Category.SURFACE, synonyms=("beach",)),
-        ClassInfo("water", Category.SURFACE, reflective=True, synonyms=("lake", "pond", "sea", "river", "pool")),
-        ClassInfo("dirt", Category.SUBSTANCE, synonyms=("soil", "earth", "mud")),
-        ClassInfo("bird", Category.ANIMAL, synonyms=("sparrow", "eagle", "hawk", "crow")),
-        ClassInfo("snake", Category.ANIMAL, synonyms=("serpent", "viper", "python")),
-        ClassInfo("person", Category.PERSON, synonyms=("man", "woman", "child", "boy", "girl", "people", "human")),
+        ClassInfo("water", Category.SURFACE, reflective=True,
+                  synonyms=("lake", "pond", "sea", "river", "pool", "ocean", "puddle", "stream")),
+        ClassInfo("dirt", Category.SUBSTANCE, synonyms=("soil", "earth", "mud", "compost")),
+        ClassInfo("bird", Category.ANIMAL,
+                  synonyms=("sparrow", "eagle", "hawk", "crow", "robin", "owl", "pigeon", "parrot")),
+        ClassInfo("snake", Category.ANIMAL, synonyms=("serpent", "viper", "python", "cobra", "rattlesnake", "adder")),
+        ClassInfo("person", Category.PERSON, synonyms=(
+            "man", "woman", "child", "boy", "girl", "people", "human", "kid", "lady", "guy", "adult")),
         ClassInfo("light", Category.LIGHT, synonyms=("sun", "sunlight", "lamplight", "spotlight", "light source")),
     ]
 }
@@ -72,13 +75,20 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "brown": (130, 85, 45),
     "cyan": (40, 200, 210),
 }
-COLOUR_SYNONYMS: dict[str, str] = {"grey": "gray", "violet": "purple", "crimson": "red", "scarlet": "red"}
+COLOUR_SYNONYMS: dict[str, str] = {
+    "grey": "gray", "violet": "purple", "crimson": "red", "scarlet": "red", "navy": "blue", "azure": "blue",
+    "lime": "green", "magenta": "pink", "turquoise": "cyan", "teal": "cyan", "gold": "yellow", "golden": "yellow",
+    "silver": "gray",
+}
 
 SIZES: dict[str, str] = {
     "small": "small", "little": "small", "tiny": "small", "mini": "small",
     "large": "large", "big": "large", "huge": "large", "giant": "large", "tall": "large",
 }
 MATERIALS: tuple[str, ...] = ("glass", "metal", "wooden", "plastic", "rubber", "stone", "ceramic")
+MATERIAL_SYNONYMS: dict[str, str] = {
+    "wood": "wooden", "metallic": "metal", "steel": "metal", "iron": "metal", "porcelain": "ceramic",
+}
 
 SIDES: tuple[str, ...] = ("left", "right", "top")
 
@@ -96,6 +106,11 @@ def canonical_class(word: str) -> str | None:
 def canonical_colour(word: str) -> str | None:
     word = COLOUR_SYNONYMS.get(word, word)
     return word if word in COLOURS else None
+
+
+def canonical_material(word: str) -> str | None:
+    word = MATERIAL_SYNONYMS.get(word, word)
+    return word if word in MATERIALS else None
 
 
 def category(cls: str) -> Category:

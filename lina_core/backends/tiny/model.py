@@ -1,0 +1,95 @@
+"""The embedded tiny text-to-image model: build it (for training) and load it (for the app).
+
+Components are genuine diffusers/transformers classes (``UNet2DConditionModel``, ``CLIPTextModel``,
+``EulerDiscreteScheduler``), saved as a folder of safetensors that ``from_pretrained`` loads offline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from diffusers import DDPMScheduler, EulerDiscreteScheduler, UNet2DConditionModel
+from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
+
+from ..unet import UNetBackend
+from .codec import SpaceToDepthCodec
+from .tokenizer import MAX_TOKENS, SPECIALS, build_tokenizer
+
+DEFAULT_PATH = Path(__file__).resolve().parents[3] / "assets" / "lina-tiny"
+IMAGE_SIZE = 64
+TEXT_DIM = 128
+
+# v-prediction on a cosine schedule with zero terminal SNR: the model learns to draw from pure noise,
+# which matters here because the method's reallocated schedule spends its steps at the highest noise.
+SCHEDULER_CONFIG = dict(
+    num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction",
+    timestep_spacing="trailing", rescale_betas_zero_snr=True, steps_offset=1,
+)
+
+
+class MissingWeightsError(RuntimeError):
+    """The tiny model's weights are missing or unreadable; the message says how to rebuild them."""
+
+
+@dataclass
+class TinyComponents:
+    tokenizer: PreTrainedTokenizerFast
+    text_encoder: CLIPTextModel
+    unet: UNet2DConditionModel
+    vae: SpaceToDepthCodec
+    scheduler: EulerDiscreteScheduler
+
+    def backend(self) -> UNetBackend:
+        return UNetBackend(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
+                           scheduler=self.scheduler, name="tiny")
+
+    def save(self, path: Path) -> None:
+        path = Path(path)
+        self.tokenizer.save_pretrained(path / "tokenizer")
+        self.text_encoder.save_pretrained(path / "text_encoder")
+        self.unet.to(torch.float16).save_pretrained(path / "unet")  # fp16 on disk halves the repo size
+        self.unet.to(torch.float32)
+        self.vae.save_pretrained(path / "vae")
+        self.scheduler.save_pretrained(path / "scheduler")
+
+
+def build(words: set[str], seed: int = 0) -> TinyComponents:
+    """Randomly initialised components for training, with a tokenizer over ``words``."""
+    torch.manual_seed(seed)
+    tokenizer = build_tokenizer(words)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=TEXT_DIM, intermediate_size=4 * TEXT_DIM, num_hidden_layers=3,
+        num_attention_heads=4, max_position_embeddings=MAX_TOKENS, pad_token_id=SPECIALS.index("[PAD]"),
+        bos_token_id=SPECIALS.index("[BOS]"), eos_token_id=SPECIALS.index("[EOS]"),
+    ))
+    vae = SpaceToDepthCodec(factor=4)
+    unet = UNet2DConditionModel(
+        sample_size=IMAGE_SIZE // 4, in_channels=vae.config.latent_channels, out_channels=vae.config.latent_channels,
+        block_out_channels=(64, 128, 192), layers_per_block=1, norm_num_groups=32,
+        down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=TEXT_DIM, attention_head_dim=32,
+    )
+    return TinyComponents(tokenizer, text_encoder, unet, vae, EulerDiscreteScheduler(**SCHEDULER_CONFIG))
+
+
+def training_noise_scheduler(components: TinyComponents) -> DDPMScheduler:
+    return DDPMScheduler.from_config(components.scheduler.config)
+
+
+def load(path: str | Path = DEFAULT_PATH) -> TinyComponents:
+    path = Path(path)
+    rebuild = f"Rebuild them with: python -m lina_core train-tiny --out {path}"
+    if not (path / "unet").is_dir():
+        raise MissingWeightsError(f"The tiny model's weights are not at {path}. {rebuild}")
+    try:
+        return TinyComponents(
+            tokenizer=PreTrainedTokenizerFast.from_pretrained(path / "tokenizer"),
+            text_encoder=CLIPTextModel.from_pretrained(path / "text_encoder"),
+            unet=UNet2DConditionModel.from_pretrained(path / "unet", torch_dtype=torch.float32),
+            vae=SpaceToDepthCodec.from_pretrained(path / "vae"),
+            scheduler=EulerDiscreteScheduler.from_pretrained(path / "scheduler"),
+        )
+    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+        raise MissingWeightsError(f"The tiny model's weights at {path} could not be read ({exc}). {rebuild}") from None

@@ -1,0 +1,160 @@
+"""`python -m lina_core train-tiny`: train the embedded model on the world's TRAIN split only.
+
+v-prediction with min-SNR weighting and an EMA of the weights: the recipe that gave recognisable
+scenes fastest on 2 CPU cores. Prompts are dropped 10% of the time so classifier-free guidance works.
+Checkpoints let a run resume; sample grids are written along the way so the progress can be looked at.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from diffusers.training_utils import EMAModel, compute_snr
+from PIL import Image
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ...sampling import sample
+from ...world.prompts import ood_prompts, sample_prompt, train_prompts_examples
+from ...world.stream import WorldStream
+from .command import TrainConfig
+from .model import IMAGE_SIZE, TinyComponents, build, training_noise_scheduler
+from .tokenizer import words_of
+
+
+def vocabulary(seed: int, n: int = 20000) -> set[str]:
+    """Words of the world's prompts (all splits: words, not compositions, so no causal leak)."""
+    rng = random.Random(seed)
+    return words_of(sample_prompt(rng, "any").prompt for _ in range(n))
+
+
+def grid_prompts() -> list[str]:
+    return [s.prompt for s in train_prompts_examples()[:4]] + [s.prompt for s in ood_prompts()[:4]]
+
+
+def save_grid(images: torch.Tensor, path: Path, scale: int = 2) -> None:
+    """One row of images, upscaled so they can be looked at."""
+    b, _, h, w = images.shape
+    arr = (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).reshape(b * h, w, 3)
+    row = arr.reshape(b, h, w, 3).permute(1, 0, 2, 3).reshape(h, b * w, 3).numpy()
+    Image.fromarray(row).resize((b * w * scale, h * scale), Image.NEAREST).save(path)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.ckpt = self.out / "checkpoint.pt"
+        torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.components = build(vocabulary(cfg.seed), seed=cfg.seed)
+        self.noise = training_noise_scheduler(self.components)
+        params = list(self.components.unet.parameters()) + list(self.components.text_encoder.parameters())
+        self.params = params
+        self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+        self.ema = EMAModel(params, decay=cfg.ema_decay, use_ema_warmup=True)
+        self.step = 0
+        self.elapsed = 0.0
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+
+    # -- checkpointing ------------------------------------------------------------------------
+    def save_checkpoint(self) -> None:
+        state = {
+            "step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg),
+            "unet": self.components.unet.state_dict(), "text_encoder": self.components.text_encoder.state_dict(),
+            "opt": self.opt.state_dict(), "ema": self.ema.state_dict(), "gen": self.gen.get_state(),
+            "vocab": self.components.tokenizer.get_vocab(),
+        }
+        tmp = self.ckpt.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(self.ckpt)
+
+    def resume(self) -> None:
+        state = torch.load(self.ckpt, weights_only=False)
+        if state["vocab"] != self.components.tokenizer.get_vocab():
+            raise RuntimeError(f"{self.ckpt} was trained with another vocabulary (different seed?)")
+        self.components.unet.load_state_dict(state["unet"])
+        self.components.text_encoder.load_state_dict(state["text_encoder"])
+        self.opt.load_state_dict(state["opt"])
+        self.ema.load_state_dict(state["ema"])
+        self.gen.set_state(state["gen"])
+        self.step, self.elapsed = state["step"], state["elapsed"]
+
+    # -- training -----------------------------------------------------------------------------
+    def loss(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+        c = self.components
+        keep = torch.rand(len(prompts), generator=self.gen) >= self.cfg.prompt_dropout
+        prompts = [p if k else "" for p, k in zip(prompts, keep.tolist())]
+        ids = c.tokenizer(prompts, padding="max_length", max_length=c.tokenizer.model_max_length, truncation=True,
+                          return_tensors="pt").input_ids
+        cond = c.text_encoder(ids)[0]
+        x0 = c.vae.encode(images)
+        eps = torch.randn(x0.shape, generator=self.gen)
+        t = torch.randint(0, self.noise.config.num_train_timesteps, (len(prompts),), generator=self.gen)
+        xt = self.noise.add_noise(x0, eps, t)
+        target = self.noise.get_velocity(x0, eps, t)
+        pred = c.unet(xt, t, encoder_hidden_states=cond).sample
+        snr = compute_snr(self.noise, t)
+        weight = torch.clamp(snr, max=self.cfg.min_snr_gamma) / (snr + 1)  # min-SNR for v-prediction
+        per_item = (pred - target).pow(2).mean(dim=(1, 2, 3))
+        return (weight * per_item).mean()
+
+    def with_ema(self, fn):
+        """Run ``fn`` with the EMA weights swapped in, then restore the training weights."""
+        self.ema.store(self.params)
+        self.ema.copy_to(self.params)
+        try:
+            return fn()
+        finally:
+            self.ema.restore(self.params)
+
+    def write_samples(self) -> None:
+        prompts = grid_prompts()
+        result = self.with_ema(lambda: sample(self.components.backend(), prompts, list(range(len(prompts))), steps=20))
+        for module in (self.components.unet, self.components.text_encoder):
+            module.requires_grad_(True).train()
+        (self.out / "samples").mkdir(parents=True, exist_ok=True)
+        save_grid(result.images, self.out / "samples" / f"step_{self.step:05d}.png")
+
+    def log(self, record: dict) -> None:
+        with open(self.out / "train_log.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def run(self) -> TinyComponents:
+        self.out.mkdir(parents=True, exist_ok=True)
+        loader = DataLoader(WorldStream("train", seed=self.cfg.seed + self.step, size=IMAGE_SIZE),
+                            batch_size=self.cfg.batch, num_workers=self.cfg.workers)
+        c = self.components
+        c.unet.train(), c.text_encoder.train()
+        bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train-tiny")
+        running = None
+        for images, prompts in loader:
+            if self.step >= self.cfg.steps:
+                break
+            t0 = time.perf_counter()
+            loss = self.loss(images, list(prompts))
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+            self.opt.step()
+            self.ema.step(self.params)
+            self.step += 1
+            self.elapsed += time.perf_counter() - t0
+            running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}")
+            if self.step % 50 == 0:
+                self.log({"step": self.step, "loss": running, "seconds": round(self.elapsed, 1)})
+            if self.step % self.cfg.checkpoint_every == 0:
+                self.save_checkpoint()
+            if self.step % self.cfg.sample_every == 0:
+                self.write_samples()
+        bar.close()
+        self.save_checkpoint()
+        self.ema.copy_to(self.params)
+        c.save(self.out)
+        return c

@@ -1,0 +1,116 @@
+"""The one sampling loop. Baseline = this loop with no hooks and the backend's default schedule;
+LINA = the same loop with intervention hooks and/or a reallocated schedule, at the same seed and the
+same number of model evaluations. Any difference between the two images is caused by the hooks.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence
+
+import torch
+from diffusers.utils.torch_utils import randn_tensor
+from tqdm.auto import tqdm
+
+from .backends.base import Backend, PromptEmbedding
+
+
+@dataclass
+class StepState:
+    """What a hook sees and may change at one denoising step."""
+
+    index: int
+    num_steps: int
+    timestep: torch.Tensor
+    sigma: float  # noise level of ``latents`` (in the scheduler's own units)
+    latents: torch.Tensor  # x_t; a hook may replace it before the model runs
+    cond: PromptEmbedding  # conditional embeddings; a hook may replace them before the model runs
+    noise_pred: torch.Tensor | None = None  # guided model output, after the model runs
+    x0: torch.Tensor | None = None  # predicted clean latents, after the scheduler step
+    prev_latents: torch.Tensor | None = None  # x_{t-1}; a hook may replace it after the step
+
+
+class StepHook(Protocol):
+    def before_model(self, state: StepState) -> None: ...
+
+    def after_step(self, state: StepState) -> None: ...
+
+
+@dataclass
+class SampleResult:
+    images: torch.Tensor  # [B, 3, H, W] in [0, 1]
+    latents: torch.Tensor
+    timesteps: list[float]
+    sigmas: list[float]
+    trajectory: dict[int, torch.Tensor] = field(default_factory=dict)  # step -> decoded x0 prediction
+    seconds: float = 0.0
+
+
+def make_generators(seeds: Sequence[int]) -> list[torch.Generator]:
+    """CPU generators: the documented reproducible path (same seed -> same noise on any device)."""
+    return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
+
+
+@torch.no_grad()
+def sample(
+    backend: Backend,
+    prompts: list[str],
+    seeds: Sequence[int],
+    steps: int = 20,
+    guidance_scale: float = 5.0,
+    *,
+    timesteps: Sequence[float] | None = None,
+    sigmas: Sequence[float] | None = None,
+    hooks: Sequence[StepHook] = (),
+    trajectory_steps: Sequence[int] = (),
+    progress: bool = False,
+    latents: torch.Tensor | None = None,
+) -> SampleResult:
+    """Generate one image per prompt; ``timesteps``/``sigmas`` override the scheduler's default spacing."""
+    if len(seeds) != len(prompts):
+        raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+    start = time.perf_counter()
+    scheduler = type(backend.scheduler).from_config(backend.scheduler.config)  # fresh state per call
+    if timesteps is not None:
+        scheduler.set_timesteps(timesteps=list(timesteps), device=backend.device)
+    elif sigmas is not None:
+        scheduler.set_timesteps(sigmas=list(sigmas), device=backend.device)
+    else:
+        scheduler.set_timesteps(steps, device=backend.device)
+    schedule = scheduler.timesteps
+    cfg = guidance_scale > 1.0
+    cond = backend.encode_prompt(list(prompts))
+    uncond = backend.encode_prompt([""] * len(prompts)) if cfg else None
+
+    if latents is None:
+        generators = make_generators(seeds)
+        shape = backend.latent_shape(len(prompts))
+        latents = randn_tensor(shape, generator=generators, device=backend.device, dtype=backend.dtype)
+        latents = latents * scheduler.init_noise_sigma
+    step_sigmas = [float(s) for s in getattr(scheduler, "sigmas", torch.zeros(len(schedule) + 1))]
+    trajectory: dict[int, torch.Tensor] = {}
+    for i, t in enumerate(tqdm(schedule, desc="denoising", disable=not progress)):
+        state = StepState(i, len(schedule), t, step_sigmas[i], latents, cond)
+        for hook in hooks:
+            hook.before_model(state)
+        x_in = torch.cat([state.latents] * 2) if cfg else state.latents
+        x_in = scheduler.scale_model_input(x_in, t)
+        if cfg:
+            out = backend.predict(x_in, t, PromptEmbedding.cat([uncond, state.cond]))
+            out_uncond, out_cond = out.chunk(2)
+            state.noise_pred = out_uncond + guidance_scale * (out_cond - out_uncond)
+        else:
+            state.noise_pred = backend.predict(x_in, t, state.cond)
+        step = scheduler.step(state.noise_pred, t, state.latents, return_dict=True)
+        state.prev_latents = step.prev_sample
+        state.x0 = getattr(step, "pred_original_sample", None)
+        for hook in hooks:
+            hook.after_step(state)
+        if i in trajectory_steps and state.x0 is not None:
+            trajectory[i] = backend.decode(state.x0)
+        latents = state.prev_latents
+    images = backend.decode(latents)
+    return SampleResult(
+        images=images, latents=latents, timesteps=[float(t) for t in schedule], sigmas=step_sigmas,
+        trajectory=trajectory, seconds=time.perf_counter() - start,
+    )
