@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .backends.tiny.command import TRAIN_TINY_COMMAND
 from .command import Command
+from .evaluation.command import EVALUATE_COMMAND
 from .csg.graph import CSG
 from .csg.llm import LLMBackendError, LLMConfig, LLMParseError, LLMParser
 from .csg.parser import PromptError, parse_prompt
@@ -106,7 +107,7 @@ CSG_COMMAND = Command(
     user_errors=(PromptError, CSGFormatError, LLMParseError, LLMBackendError),
 )
 
-COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND)
+COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND, EVALUATE_COMMAND)
 
 
 # -- entry point -------------------------------------------------------------------------------

@@ -214,6 +214,37 @@ CASES: list[tuple[str, list[str], set[str], set[str]]] = [
     # unknown noun in an entity slot: a generic node that still takes part in the physics
     ("a red zorblax on a table", ["red zorblax", "table"], {"zorblax on table", "table supports zorblax"},
      {"contact zorblax/table"}),
+    # "side by side", "next to each other": the group is next to each other (nothing to add for one node)
+    ("two balls side by side", ["2x ball"], set(), set()),
+    ("two red cups next to each other", ["2x red cup"], set(), set()),
+    ("a ball and a cube side by side", ["ball", "cube"], {"ball next_to cube"}, set()),
+    ("a ball and a cube side by side on a table", ["ball", "cube", "table"],
+     {"ball next_to cube", "ball on table", "cube on table", "table supports ball", "table supports cube"},
+     {"contact ball/table", "contact cube/table"}),
+    # participles before a preposition say how, the preposition says where
+    ("a bird flying over the water", ["bird", "water"], {"bird above water"}, {"reflection bird/water h2"}),
+    ("a person swimming in the water", ["person", "water"], {"person in water", "water supports person"},
+     {"contact person/water", "reflection person/water h2"}),
+    ("a cube stacked on a ball", ["ball", "cube"], {"cube on ball", "ball supports cube"}, {"contact cube/ball"}),
+    ("a cube balanced on a ball", ["ball", "cube"], {"cube on ball", "ball supports cube"}, {"contact cube/ball"}),
+    ("a ball lying on a table", ["ball", "table"], {"ball on table", "table supports ball"}, {"contact ball/table"}),
+    ("a ball placed on a tray", ["ball", "tray"], {"ball on tray", "tray supports ball"}, {"contact ball/tray"}),
+    # a light with "above" and no object after it is overhead
+    ("the sun above, a cube on a table", ["cube", "light@top", "table"], {"cube on table", "table supports cube"},
+     {"contact cube/table", "shadow cube below h1"}),
+    # pronouns: "it" is the latest thing that is not a support or surface (else the latest other thing)
+    ("a red ball on a table, and a blue cup next to it", ["blue cup", "red ball", "table"],
+     {"ball on table", "table supports ball", "cup next_to ball"}, {"contact ball/table"}),
+    ("a red ball on a table, and a blue cup to its left", ["blue cup", "red ball", "table"],
+     {"ball on table", "table supports ball", "cup left_of ball"}, {"contact ball/table"}),
+    ("a red ball on a table, with a blue cup on the left", ["blue cup", "red ball", "table"],
+     {"ball on table", "table supports ball", "cup left_of ball"}, {"contact ball/table"}),
+    ("a table, and a cup on it", ["cup", "table"], {"cup on table", "table supports cup"}, {"contact cup/table"}),
+    # a stated shadow side places the (inferred) light opposite it
+    ("a cube casting a shadow to the left", ["cube", "light@right"], set(), {"shadow cube left h0"}),
+    # the thing on a support, not the support, is next to a small object
+    ("a red ball on a table next to a blue cup", ["blue cup", "red ball", "table"],
+     {"ball on table", "table supports ball", "ball next_to cup"}, {"contact ball/table"}),
 ]
 
 
@@ -446,3 +477,72 @@ def test_tokenize_keeps_emoji_and_scripts_whole() -> None:
 def test_longest_phrase_wins(text: str, kind: LexKind, value: object) -> None:
     [item] = lex(tokenize(text))
     assert (item.kind, item.value) == (kind, value)
+
+
+# --------------------------------------------------------------------------------------------
+# Passives of every verb in the verb table: "a bird is <participle> by a snake" -> the snake acts
+
+PASSIVES: list[tuple[str, str, str]] = [  # (lemma, participle, canonical verb)
+    ("eat", "eaten", "eat"), ("devour", "devoured", "eat"), ("swallow", "swallowed", "eat"),
+    ("consume", "consumed", "eat"), ("catch", "caught", "catch"), ("grab", "grabbed", "catch"),
+    ("seize", "seized", "catch"), ("bite", "bitten", "bite"), ("chase", "chased", "chase"),
+    ("pursue", "pursued", "chase"), ("hunt", "hunted", "chase"),
+]
+
+
+def test_passives_cover_the_verb_table() -> None:
+    from lina_core.csg.text import _VERB_LEMMAS
+    assert sorted(lemma for lemma, *_ in PASSIVES) == sorted(_VERB_LEMMAS)
+
+
+@pytest.mark.parametrize("participle, verb", [(p, v) for _, p, v in PASSIVES])
+def test_passive_puts_the_agent_after_by(participle: str, verb: str) -> None:
+    csg = parse_prompt(f"a bird is {participle} by a snake")
+    assert entities(csg) == ["bird", "snake"]
+    assert relations(csg) == {f"snake {verb} bird"}
+    action = f"action {verb} snake/bird" + (" larger" if verb == "eat" else "")
+    mouth = {"contact bird/snake/mouth"} if verb in ("eat", "catch", "bite") else set()
+    assert effects(csg) == {action} | mouth
+    assert csg.unknown_words == []
+
+
+# --------------------------------------------------------------------------------------------
+# Participles the lexicon does not know
+
+
+def test_unknown_participle_before_preposition_joins_the_relation() -> None:
+    csg = parse_prompt("a bird zooming over the lake")
+    assert entities(csg) == ["bird", "water"]
+    assert relations(csg) == {"bird above water"}
+    assert effects(csg) == {"reflection bird/water h2"}
+    assert csg.unknown_words == ["zooming"]  # understood as part of "over", but not understood itself
+
+
+def test_unknown_noun_ending_in_ing_is_still_a_noun() -> None:
+    csg = parse_prompt("a building near the water")
+    assert entities(csg) == ["building", "water"]
+    assert csg.node("building").known is False
+    assert relations(csg) == {"building near water"}
+    assert effects(csg) == set()
+
+
+# --------------------------------------------------------------------------------------------
+# A stated shadow side
+
+
+def test_shadow_side_infers_the_light_opposite() -> None:
+    csg = parse_prompt("a cube casting a shadow to the left")
+    [light] = csg.entities("light")
+    assert light.side == "right"
+    assert csg.node("cube").side is None
+    [shadow] = csg.effects("shadow")
+    assert (shadow.implied, shadow.hop) == (False, 0)
+    assert shadow.params == {"object": "cube", "light": light.id, "side": "left"}
+    assert any("right" in n and "light" in n for n in csg.notes)
+
+
+def test_shadow_side_sets_the_side_of_an_unplaced_light() -> None:
+    csg = parse_prompt("a ball in the sunlight, with its shadow on the right")
+    [light] = csg.entities("light")
+    assert light.side == "left"
+    assert [s.params["side"] for s in csg.effects("shadow")] == ["right"]

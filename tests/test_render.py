@@ -296,6 +296,13 @@ def test_light_is_a_yellow_glow_on_its_side():
     assert np.nonzero(r.masks["light"])[1].mean() > SIZE * 0.85
 
 
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_scene_is_brighter_on_the_light_side(side):
+    img = _lum(np.asarray(render(lit_ball(side)).image, np.float64))
+    left, right = img[20:36, 2:12].mean(), img[20:36, 52:62].mean()  # plain sky, below the sun
+    assert (left > right + 8) if side == "left" else (right > left + 8)
+
+
 # -- fill ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("level", [0.25, 0.75])
 def test_fill_reaches_the_level_and_not_above(level):

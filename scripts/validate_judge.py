@@ -1,0 +1,336 @@
+"""Validate the judge: near-perfect on correct renders, failing the right node on counterfactual ones.
+
+Counterfactuals are made by editing the graph before rendering (the renderer draws what the graph
+says) and judging the image against the *original* graph:
+  removed    the effect is deleted (a fill is emptied)
+  unclipped  the small mirror is drawn large enough to hold the whole reflection
+  side       the shadow falls on the other side
+  swapped    agent and patient trade roles
+  level      the jar is filled to a clearly different level
+  floating   the object is lifted off its support
+  colour     an entity is drawn in another colour
+Every case is also judged after blur (radius 1 px) and noise (sigma 0.05), as a small generator
+would draw it. Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lina_core.csg import CSG, EdgeType, EffectType, Entity, Region  # noqa: E402
+from lina_core.csg.layout import assign_layout  # noqa: E402
+from lina_core.csg.parser import parse_prompt  # noqa: E402
+from lina_core.world.judge import Verdict, judge  # noqa: E402
+from lina_core.world.prompts import ood_prompts, sample_prompt, train_prompts_examples  # noqa: E402
+from lina_core.world.render import RenderError, render  # noqa: E402
+
+JITTER = 1.0
+SIZE = 64
+# A colour swap for the "colour" counterfactual: far from the original in hue or brightness.
+OTHER_COLOUR = {"red": "blue", "green": "red", "blue": "yellow", "yellow": "purple", "orange": "blue",
+                "purple": "yellow", "pink": "green", "white": "black", "black": "white", "gray": "red",
+                "brown": "cyan", "cyan": "red"}
+
+
+@dataclass
+class Case:
+    """One scene to judge: the graph it must match, the image, and the node expected to fail (if any)."""
+
+    prompt: str
+    kind: str  # "correct" or a counterfactual name
+    csg: CSG
+    image: Image.Image
+    target: str | None = None
+
+
+@dataclass
+class Scene:
+    prompt: str
+    seed: int
+    csg: CSG  # laid out
+
+
+def scene(prompt: str, seed: int) -> Scene:
+    return Scene(prompt, seed, assign_layout(parse_prompt(prompt), seed=seed, jitter=JITTER))
+
+
+def _relaid(s: Scene, edit: Callable[[CSG], None]) -> CSG:
+    """The prompt's graph edited, then laid out with the scene's seed (same noise, same places)."""
+    g = parse_prompt(s.prompt)
+    edit(g)
+    return assign_layout(g, seed=s.seed, jitter=JITTER)
+
+
+def _draw(g: CSG, seed: int) -> Image.Image:
+    return render(g, size=SIZE, seed=seed).image
+
+
+# -- counterfactuals -----------------------------------------------------------------------------
+def _removed(s: Scene) -> Iterator[tuple[str, CSG]]:
+    for eff in s.csg.effects():
+        if eff.type in (EffectType.REFLECTION, EffectType.SHADOW):
+            yield eff.id, _relaid(s, lambda g, i=eff.id: g.remove(i))
+        elif eff.type == EffectType.FILL:
+            yield eff.id, _relaid(s, lambda g, i=eff.id: g.node(i).params.update(level=0.0))
+
+
+def _mirrored_box(obj: Region, surf: Region) -> Region:
+    line = max(surf.y0, obj.y1)
+    return Region(obj.x0, max(2 * line - obj.y1, 0.0), obj.x1, min(2 * line - obj.y0, 1.0))
+
+
+def _unclipped(s: Scene) -> Iterator[tuple[str, CSG]]:
+    """A mirror too small for the reflection, drawn as large as the reflection needs."""
+    for eff in s.csg.effects(EffectType.REFLECTION):
+        surf, obj = s.csg.node(eff.params["surface"]), s.csg.node(eff.params["object"])
+        if surf.cls != "mirror":
+            continue
+        full = _mirrored_box(obj.region, surf.region)
+        if surf.region.contains(full, tol=2 / SIZE):
+            continue
+        g = copy.deepcopy(s.csg)
+        r = surf.region
+        g.node(surf.id).region = Region(min(r.x0, full.x0 - 0.02), r.y0, max(r.x1, full.x1 + 0.02),
+                                        min(max(r.y1, full.y1 + 0.02), 1.0))
+        yield eff.id, g
+
+
+def _side(s: Scene) -> Iterator[tuple[str, CSG]]:
+    flip = {"left": "right", "right": "left", "below": "left"}
+    for eff in s.csg.effects(EffectType.SHADOW):
+        new = flip[eff.params.get("side") or "below"]
+        yield eff.id, _relaid(s, lambda g, i=eff.id, n=new: g.node(i).params.update(side=n))
+
+
+def _swapped(s: Scene) -> Iterator[tuple[str, CSG]]:
+    for eff in s.csg.effects(EffectType.ACTION):
+        if eff.params.get("agent_larger") is not None:
+            yield eff.id, _relaid(s, lambda g, i=eff.id: _swap_roles(g, i))
+
+
+def _swap_roles(g: CSG, action: str) -> None:
+    eff = g.node(action)
+    a, p = eff.params["agent"], eff.params["patient"]
+    eff.params.update(agent=p, patient=a)
+    for src, dst, ty in ((a, action, EdgeType.CAUSES), (action, p, EdgeType.ACTS_ON), (a, p, EdgeType.ACTS_ON)):
+        edge = g.edge(src, dst)
+        g.graph.remove_edge(src, dst)
+        new = {a: p, p: a}
+        g.connect(new.get(src, src), new.get(dst, dst), ty, **edge.params)
+    for c in g.effects(EffectType.CONTACT):
+        if c.params.get("part") == "mouth":
+            g.remove(c.id)
+
+
+def _level(s: Scene) -> Iterator[tuple[str, CSG]]:
+    for eff in s.csg.effects(EffectType.FILL):
+        level = eff.params.get("level")
+        level = 0.5 if level is None else level
+        new = 0.95 if level < 0.55 else 0.15
+        yield eff.id, _relaid(s, lambda g, i=eff.id, n=new: g.node(i).params.update(level=n))
+
+
+def _floating(s: Scene) -> Iterator[tuple[str, CSG]]:
+    for eff in s.csg.effects(EffectType.CONTACT):
+        if eff.params.get("part") == "mouth":
+            continue
+        g = copy.deepcopy(s.csg)
+        obj = g.node(eff.params["object"])
+        r = obj.region
+        lift = min(5 / SIZE, r.y0)
+        if lift < 4 / SIZE:
+            continue
+        obj.region = Region(r.x0, r.y0 - lift, r.x1, r.y1 - lift)
+        yield eff.id, g
+
+
+def _recoloured(s: Scene) -> Iterator[tuple[str, CSG]]:
+    for ent in s.csg.entities():
+        if ent.colour in OTHER_COLOUR:
+            g = copy.deepcopy(s.csg)
+            g.node(ent.id).colour = OTHER_COLOUR[ent.colour]
+            yield ent.id, g
+
+
+COUNTERFACTUALS: dict[str, Callable[[Scene], Iterator[tuple[str, CSG]]]] = {
+    "removed": _removed, "unclipped": _unclipped, "side": _side, "swapped": _swapped, "level": _level,
+    "floating": _floating, "colour": _recoloured,
+}
+
+
+def cases(s: Scene) -> list[Case]:
+    """The correct render of a scene and every counterfactual that applies to it."""
+    out = [Case(s.prompt, "correct", s.csg, _draw(s.csg, s.seed))]
+    for kind, make in COUNTERFACTUALS.items():
+        for target, g in make(s):
+            try:
+                out.append(Case(s.prompt, kind, s.csg, _draw(g, s.seed), target))
+            except RenderError:
+                continue
+    return out
+
+
+# -- degradation ---------------------------------------------------------------------------------
+def degrade(image: Image.Image, rng: np.random.Generator, blur: float = 1.0, noise: float = 0.05) -> np.ndarray:
+    """What a small generator draws: slightly blurred, with additive noise; float [H, W, 3] in [0, 1]."""
+    a = np.asarray(image.filter(ImageFilter.GaussianBlur(blur)), np.float32) / 255.0
+    return np.clip(a + rng.normal(0.0, noise, a.shape).astype(np.float32), 0.0, 1.0)
+
+
+# -- statistics ----------------------------------------------------------------------------------
+@dataclass
+class Tally:
+    """Pass counts per node type on correct renders, detection counts per counterfactual."""
+
+    node_pass: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    caught: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    failures: list[tuple[Case, Verdict]] = field(default_factory=list)
+
+    def add(self, case: Case, verdict: Verdict) -> None:
+        nodes = verdict.by_id()
+        if case.kind == "correct":
+            for n in verdict.nodes:
+                key = _node_type(case.csg, n.node_id, n.kind)
+                self.node_pass[key][0] += n.passed
+                self.node_pass[key][1] += 1
+            if not verdict.passed:
+                self.failures.append((case, verdict))
+        else:
+            hit = not nodes[case.target].passed
+            self.caught[case.kind][0] += hit
+            self.caught[case.kind][1] += 1
+            if not hit:
+                self.failures.append((case, verdict))
+
+    def correct_score(self) -> float:
+        """Mean over node types of the pass rate on correct renders."""
+        rates = [p / n for p, n in self.node_pass.values() if n]
+        return float(np.mean(rates)) if rates else 1.0
+
+    def node_rate(self) -> float:
+        p, n = np.sum([v for v in self.node_pass.values()], axis=0) if self.node_pass else (0, 0)
+        return p / n if n else 1.0
+
+    def catch_rate(self, kind: str | None = None) -> float:
+        items = [self.caught[kind]] if kind else list(self.caught.values())
+        p, n = np.sum(items, axis=0) if items else (0, 0)
+        return p / n if n else 1.0
+
+
+def _node_type(csg: CSG, nid: str, kind: str) -> str:
+    if kind == "relation":
+        return "relation"
+    node = csg.node(nid)
+    return node.type.value if kind == "effect" else f"entity:{node.cls}"
+
+
+def scenes(n: int, seed: int) -> list[Scene]:
+    """The fixed train/OOD prompt lists, then ``n`` sampled prompts from each split."""
+    rng = random.Random(seed)
+    prompts = [p.prompt for p in ood_prompts() + train_prompts_examples()]
+    for _ in range(n):
+        prompts.append(sample_prompt(rng, "train").prompt)
+        prompts.append(sample_prompt(rng, "ood").prompt)
+    return [scene(p, rng.randrange(2**31)) for p in prompts]
+
+
+def validate(all_scenes: list[Scene], seed: int = 0) -> tuple[Tally, Tally, float]:
+    """Judge every case of every scene, clean and degraded: (clean tally, noisy tally, seconds per judge call)."""
+    clean, noisy, rng, spent, count = Tally(), Tally(), np.random.default_rng(seed), 0.0, 0
+    for s in all_scenes:
+        for case in cases(s):
+            for tally, image in ((clean, case.image), (noisy, degrade(case.image, rng))):
+                t0 = time.perf_counter()
+                verdict = judge(image, case.csg)
+                spent += time.perf_counter() - t0
+                count += 1
+                tally.add(case, verdict)
+    return clean, noisy, spent / max(count, 1)
+
+
+# -- report --------------------------------------------------------------------------------------
+def table(clean: Tally, noisy: Tally) -> str:
+    lines = [f"{'':28s}{'clean':>10s}{'blur+noise':>12s}", "correct renders (pass rate per node type)"]
+    for key in sorted(set(clean.node_pass) | set(noisy.node_pass)):
+        c, d = clean.node_pass.get(key, [0, 0]), noisy.node_pass.get(key, [0, 0])
+        lines.append(f"  {key:26s}{_rate(c):>10s}{_rate(d):>12s}   (n={c[1]})")
+    lines.append(f"  {'MEAN over node types':26s}{clean.correct_score():10.3f}{noisy.correct_score():12.3f}")
+    lines.append(f"  {'all node checks':26s}{clean.node_rate():10.3f}{noisy.node_rate():12.3f}")
+    lines.append("counterfactuals (right node fails)")
+    for kind in COUNTERFACTUALS:
+        c, d = clean.caught.get(kind, [0, 0]), noisy.caught.get(kind, [0, 0])
+        lines.append(f"  {kind:26s}{_rate(c):>10s}{_rate(d):>12s}   (n={c[1]})")
+    lines.append(f"  {'ALL':26s}{clean.catch_rate():10.3f}{noisy.catch_rate():12.3f}")
+    return "\n".join(lines)
+
+
+def _rate(pn: list[int]) -> str:
+    return f"{pn[0] / pn[1]:.3f}" if pn[1] else "-"
+
+
+def examples_sheet(items: list[tuple[Case, Verdict]], path: str | Path, scale: int = 4) -> None:
+    """Upscaled images with their prompt, case kind and each node's verdict and reason."""
+    font = ImageFont.load_default(size=11)
+    size = SIZE * scale
+    cell_w, cell_h = size + 360, size + 8
+    sheet = Image.new("RGB", (2 * cell_w, ((len(items) + 1) // 2) * cell_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, (case, verdict) in enumerate(items):
+        x, y = (i % 2) * cell_w + 4, (i // 2) * cell_h + 4
+        sheet.paste(case.image.resize((size, size), Image.NEAREST), (x, y))
+        head = f"{case.prompt[:52]}\n[{case.kind}{' -> ' + case.target if case.target else ''}] " \
+               f"phys {verdict.physical:.2f} tex {verdict.texture:.2f}"
+        draw.multiline_text((x + size + 6, y), head, fill="black", font=font)
+        for j, n in enumerate(verdict.nodes[:16]):
+            colour = (0, 120, 0) if n.passed else (200, 0, 0)
+            draw.text((x + size + 6, y + 30 + 14 * j), f"{'ok ' if n.passed else 'NO '}{n.node_id}: {n.reason}"[:58],
+                      fill=colour, font=font)
+    sheet.save(path)
+
+
+def _example_items(all_scenes: list[Scene], k: int = 12) -> list[tuple[Case, Verdict]]:
+    """One correct case and one of each counterfactual kind, from the first scenes that have them."""
+    seen: set[str] = set()
+    out = []
+    for s in all_scenes:
+        for case in cases(s):
+            if case.kind == "correct" and len([o for o in out if o[0].kind == "correct"]) < 4 or case.kind not in seen:
+                seen.add(case.kind)
+                out.append((case, judge(case.image, case.csg)))
+            if len(out) >= k:
+                return out
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=300, help="sampled prompts per split (train, ood)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--examples", default="/tmp/judge_examples.png")
+    args = ap.parse_args()
+    all_scenes = scenes(args.n, args.seed)
+    clean, noisy, spent = validate(all_scenes, seed=args.seed)
+    print(f"{len(all_scenes)} scenes ({args.n} train + {args.n} ood sampled, plus the fixed lists)")
+    print(table(clean, noisy))
+    print(f"judge time per {SIZE}x{SIZE} image: {1000 * spent:.2f} ms")
+    examples_sheet(_example_items(all_scenes), args.examples)
+    print(f"examples: {args.examples}")
+    for case, verdict in (clean.failures + noisy.failures)[:25]:
+        bad = "; ".join(f"{n.node_id}: {n.reason}" for n in verdict.nodes if not n.passed) or "(target passed)"
+        print(f"  MISS [{case.kind}{' -> ' + case.target if case.target else ''}] {case.prompt!r}: {bad}")
+
+
+if __name__ == "__main__":
+    main()
