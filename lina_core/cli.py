@@ -17,6 +17,7 @@ from . import __version__
 from .backends.tiny.command import TRAIN_TINY_COMMAND
 from .command import Command
 from .evaluation.command import EVALUATE_COMMAND
+from .world.pap_command import BUILD_PAP_COMMAND
 from .csg.graph import CSG
 from .csg.llm import LLMBackendError, LLMConfig, LLMParseError, LLMParser
 from .csg.parser import PromptError, parse_prompt
@@ -107,7 +108,7 @@ CSG_COMMAND = Command(
     user_errors=(PromptError, CSGFormatError, LLMParseError, LLMBackendError),
 )
 
-COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND, EVALUATE_COMMAND)
+COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND, EVALUATE_COMMAND, BUILD_PAP_COMMAND)
 
 
 # -- entry point -------------------------------------------------------------------------------

@@ -171,15 +171,26 @@ COUNTERFACTUALS: dict[str, Callable[[Scene], Iterator[tuple[str, CSG]]]] = {
 
 
 def cases(s: Scene) -> list[Case]:
-    """The correct render of a scene and every counterfactual that applies to it."""
+    """The correct render of a scene and every counterfactual that applies to it and shows.
+
+    A counterfactual the renderer draws (nearly) like the correct image is dropped: a shadow that
+    would fall off a narrow support, a reflection of a sliver. No judge could tell them apart."""
     out = [Case(s.prompt, "correct", s.csg, _draw(s.csg, s.seed))]
     for kind, make in COUNTERFACTUALS.items():
         for target, g in make(s):
             try:
-                out.append(Case(s.prompt, kind, s.csg, _draw(g, s.seed), target))
+                image = _draw(g, s.seed)
             except RenderError:
                 continue
+            if visible_change(out[0].image, image):
+                out.append(Case(s.prompt, kind, s.csg, image, target))
     return out
+
+
+def visible_change(a: Image.Image, b: Image.Image, min_pixels: int = 6, step: int = 32) -> bool:
+    """At least ``min_pixels`` pixels differ by ``step`` levels or more in some channel."""
+    diff = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16)).max(-1)
+    return int((diff >= step).sum()) >= min_pixels
 
 
 # -- degradation ---------------------------------------------------------------------------------

@@ -218,6 +218,8 @@ CASES: list[tuple[str, list[str], set[str], set[str]]] = [
     ("two balls side by side", ["2x ball"], set(), set()),
     ("two red cups next to each other", ["2x red cup"], set(), set()),
     ("a ball and a cube side by side", ["ball", "cube"], {"ball next_to cube"}, set()),
+    ("a ball, a cube and a cup side by side", ["ball", "cube", "cup"], {"ball next_to cube", "cube next_to cup"},
+     set()),
     ("a ball and a cube side by side on a table", ["ball", "cube", "table"],
      {"ball next_to cube", "ball on table", "cube on table", "table supports ball", "table supports cube"},
      {"contact ball/table", "contact cube/table"}),
@@ -240,6 +242,11 @@ CASES: list[tuple[str, list[str], set[str], set[str]]] = [
     ("a red ball on a table, with a blue cup on the left", ["blue cup", "red ball", "table"],
      {"ball on table", "table supports ball", "cup left_of ball"}, {"contact ball/table"}),
     ("a table, and a cup on it", ["cup", "table"], {"cup on table", "table supports cup"}, {"contact cup/table"}),
+    ("a mirror and a ball on it", ["ball", "mirror"], ON, {"contact ball/mirror", "reflection ball/mirror h2"}),
+    # "X, with Y": Y is with X (in a container, on a support)
+    ("a jar on a table, with dirt in it", ["dirt", "jar", "table"],
+     {"jar on table", "table supports jar", "dirt in jar", "jar contains dirt"},
+     {"contact jar/table", "fill jar/dirt 0.5 None implied"}),
     # a stated shadow side places the (inferred) light opposite it
     ("a cube casting a shadow to the left", ["cube", "light@right"], set(), {"shadow cube left h0"}),
     # the thing on a support, not the support, is next to a small object
@@ -473,6 +480,8 @@ def test_tokenize_keeps_emoji_and_scripts_whole() -> None:
     ("to the right hand side of", LexKind.PREP, "right_of"), ("from above", LexKind.SIDE, "top"),
     ("more empty space than", LexKind.LEVEL, Level(0.25, "less")), ("half full", LexKind.LEVEL, Level(0.5)),
     ("light blue", LexKind.COLOUR, "blue"), ("looking glass", LexKind.CLASS, "mirror"),
+    ("side by side", LexKind.MUTUAL, "next_to"), ("to its left", LexKind.PREP_IT, "left_of"),
+    ("it", LexKind.PRON, None), ("flying", LexKind.FILLER, None),
 ])
 def test_longest_phrase_wins(text: str, kind: LexKind, value: object) -> None:
     [item] = lex(tokenize(text))
@@ -546,3 +555,10 @@ def test_shadow_side_sets_the_side_of_an_unplaced_light() -> None:
     [light] = csg.entities("light")
     assert light.side == "left"
     assert [s.params["side"] for s in csg.effects("shadow")] == ["right"]
+
+
+def test_shadow_side_against_the_light_is_noted() -> None:
+    csg = parse_prompt("a cube casting a shadow on the left, lit from the left")
+    assert [(e.cls, e.side) for e in csg.entities("light")] == [("light", "left")]
+    assert [s.params["side"] for s in csg.effects("shadow")] == ["right"]  # the light wins
+    assert any("shadow" in n and "opposite the light" in n for n in csg.notes)

@@ -296,6 +296,24 @@ def test_light_is_a_yellow_glow_on_its_side():
     assert np.nonzero(r.masks["light"])[1].mean() > SIZE * 0.85
 
 
+def test_shadow_of_a_stacked_object_falls_on_its_support_not_the_wall():
+    g = CSG("a ball on a cube, light from the right")
+    _ent(g, "grass", "grass", (0.0, 0.6, 1.0, 1.0))
+    _ent(g, "cube", "cube", (0.4, 0.5, 0.6, 0.7), colour="yellow")
+    _ent(g, "ball", "ball", (0.44, 0.34, 0.56, 0.5), colour="red")
+    _on(g, "cube", "grass")
+    _on(g, "ball", "cube")
+    _light(g, "right")
+    _shadow(g, "ball", "left")
+    r = render(g)
+    shadow = r.masks["shadow_ball"]
+    assert shadow.sum() >= 3
+    assert _inside(shadow, g.node("cube").region)  # the part over the wall is not drawn
+    img = _lum(np.asarray(r.image, np.float64))
+    lit = r.masks["cube"] & ~shadow & (np.arange(SIZE)[:, None] > 0.55 * SIZE)
+    assert img[shadow].mean() < img[lit].mean() - 25
+
+
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_scene_is_brighter_on_the_light_side(side):
     img = _lum(np.asarray(render(lit_ball(side)).image, np.float64))

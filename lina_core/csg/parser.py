@@ -15,7 +15,7 @@ every unknown word is reported), and it must run anywhere without a model.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Collection
 
 from . import kb
 from .graph import CSG, EdgeType, EffectType, Entity
@@ -165,6 +165,9 @@ _LIGHT_SOURCES = frozenset({"light", "lamp"})
 # Things a support is never placed relative to when it holds the clause's subject (see _relation_owners).
 _SMALL = frozenset({Category.OBJECT, Category.CONTAINER})
 _GROUND = frozenset({Category.SUPPORT, Category.SURFACE})
+# What "with" / "of" must follow to attach to something ("X, with Y": Y is with the subject X).
+_ATTACHES_AFTER: dict[LexKind, tuple[LexKind | str, ...]] = {
+    LexKind.WITH: ("np", LexKind.LEVEL, LexKind.COMMA), LexKind.OF: ("np", LexKind.LEVEL)}
 # A preposition with nothing after it that still says something: "the sun above, ..." is overhead.
 _DANGLING_SIDES = {"above": "top"}
 
@@ -265,19 +268,16 @@ class _ClauseReader:
         In "a ball on a table next to a cup" the table is where the subject stands: a support or
         surface holding the subject is never placed relative to a small thing, the subject is.
         """
-        if relation in ("on", "in") or category(self.csg.node(ref).cls) not in _SMALL or not self.subject:
+        if relation in ("on", "in") or category(self.csg.node(ref).cls) not in _SMALL:
             return subjects
-        holds_subject = all(
-            category(self.csg.node(s).cls) in _GROUND
-            and any(c.id in self.subject for c in self.csg.children(s, EdgeType.SUPPORTS)) for s in subjects)
-        return list(self.subject) if holds_subject else subjects
+        return list(self.subject) if self._grounds_subject(subjects, _GROUND) else subjects
 
-    def _with(self, owner: str, eid: str) -> None:
-        """"OWNER with THING": in a container, on a support, else a companion that a side places."""
+    def _with(self, owner: str, eid: str, sole_owner: bool) -> None:
+        """"OWNER with THING": in a container, on a support, else (one owner) a companion a side places."""
         owner_cls, cls = self.csg.node(owner).cls, self.csg.node(eid).cls
         if rel := with_relation(owner_cls, cls):
             self.relate(eid, rel, owner)
-        elif "light" not in (owner_cls, cls) and cls not in _LIGHT_SOURCES:
+        elif sole_owner and owner_cls != "light" and cls not in _LIGHT_SOURCES:
             self.companion[eid] = owner
 
     def _complete(self, p: _Pending, eid: str) -> None:
@@ -293,10 +293,8 @@ class _ClauseReader:
                 kb.add_action(self.csg, p.value.verb, agent, patient, words=list(p.words))
             elif p.kind == LexKind.OF and category(self.csg.node(s).cls) == Category.CONTAINER:
                 self.relate(eid, "in", s)
-            elif p.kind == LexKind.WITH and len(subjects) == 1:
-                self._with(s, eid)
-            elif p.kind == LexKind.WITH and (rel := with_relation(self.csg.node(s).cls, self.csg.node(eid).cls)):
-                self.relate(eid, rel, s)
+            elif p.kind == LexKind.WITH:
+                self._with(s, eid, sole_owner=len(subjects) == 1)
         if p.kind == LexKind.PREP and p.subjects is None:
             self.fronted = (p.value, [eid])
 
@@ -304,13 +302,20 @@ class _ClauseReader:
     def _targets(self) -> list[str]:
         """Who a relation/verb/side right here is about: the noun phrase just before, else the subject.
 
-        Except after a ground surface that ended a relation: in "a man in the sand near the lake" the
-        sand is where the man stands, not a placed thing, so "near the lake" is about the man.
+        Except after a surface the subject is at: in "a man in the sand near the lake" the sand is
+        where the man stands, not a placed thing, so "near the lake" is about the man. (In "a jar
+        with sand in it" the sand is a placed thing: the jar is not at it.)
         """
-        ground = self.group_closed and all(category(self.csg.node(g).cls) == Category.SURFACE for g in self.group)
-        if self.prev == "np" and not (ground and self.subject):
+        ground = self.group_closed and self._grounds_subject(self.group, {Category.SURFACE})
+        if self.prev == "np" and not ground:
             return list(self.group)
         return list(self.subject)
+
+    def _grounds_subject(self, ids: list[str], categories: Collection[Category]) -> bool:
+        """Are ``ids`` all places of these categories where the clause's subject is ("on a table")?"""
+        def ground(g: str) -> bool:
+            return category(self.csg.node(g).cls) in categories and any(self.csg.relation(s, g) for s in self.subject)
+        return bool(ids) and all(ground(g) for g in ids)
 
     def on_np(self, c: Chunk) -> None:
         eid = self._entity(c.value)
@@ -333,23 +338,50 @@ class _ClauseReader:
     def on_relation(self, c: Chunk) -> None:
         """A preposition, verb, "with" or "of": wait for the noun phrase that completes it."""
         targets = self._targets()
-        if c.kind in (LexKind.WITH, LexKind.OF) and self.prev not in ("np", LexKind.LEVEL):
+        if c.kind in _ATTACHES_AFTER and (self.prev not in _ATTACHES_AFTER[c.kind] or not targets):
             return  # "with light from above" / "a photo of": nothing to attach to
         if c.kind == LexKind.VERB and not targets:
             self.notes.append(f"'{' '.join(c.words)}' has no one doing it; the action is left out.")
             return
         self.pending = _Pending(c.kind, c.value, targets or None, c.words)
 
+    def on_pronoun(self) -> None:
+        """"next to it": the pending relation is to what "it" refers to."""
+        p = self.pending
+        if p is None:
+            return
+        ref = self._referent(p.subjects or [])
+        if ref is None and p.subjects and len(p.subjects) > 1:  # "a table and a cup on it": the cup is on the table
+            p.subjects = p.subjects[-1:]
+            ref = self._referent(p.subjects)
+        if ref is None:
+            return
+        self._complete(p, ref)
+        self.pending, self.group_closed = None, True
+
+    def on_mutual(self, c: Chunk) -> None:
+        """"a ball and a cube side by side": each next to the one after it (one counted node needs nothing)."""
+        targets = self._targets()
+        for a, b in zip(targets, targets[1:]):
+            self.relate(a, c.value, b)
+        self.group_closed = True
+
     def on_side(self, c: Chunk) -> None:
         if self.lit:
             self._light(c.value, c.words)
             self.lit = False
             return
+        if self.named_effect == EffectType.SHADOW:
+            self.shadow_side = c.value  # "a shadow to the left": where the shadow falls, not the object
+            return
         targets = self._targets()
         if not targets:
             self.fronted_side = (c.value, c.words)
         for eid in targets:
-            self._place(eid, c.value, c.words)
+            if eid in self.companion and c.value in ("left", "right"):
+                self.relate(eid, f"{c.value}_of", self.companion[eid])  # "a ball, with a cup on the left"
+            else:
+                self._place(eid, c.value, c.words)
         self.group_closed = True
 
     def on_predicate(self, c: Chunk) -> None:
@@ -365,16 +397,22 @@ class _ClauseReader:
             setattr(ent, c.kind.value, c.value)
             ent.words += list(c.words)
 
+    def close_dangling(self) -> None:
+        """"the sun above, ...": a preposition with no noun phrase after it that names a side."""
+        p = self.pending
+        if p is None or p.kind != LexKind.PREP or p.value not in _DANGLING_SIDES or not p.subjects:
+            return
+        for eid in p.subjects:
+            self._place(eid, _DANGLING_SIDES[p.value], p.words)
+        self.pending, self.group_closed = None, True
+
     def end_clause(self) -> None:
         if self.fronted is not None and self.fronted_subject:
             relation, refs = self.fronted
             for s in self.fronted_subject:
                 for r in refs:
                     self.relate(s, relation, r)
-        p = self.pending
-        if p is not None and p.kind == LexKind.PREP and p.value == "above" and p.subjects:
-            for eid in p.subjects:  # "with the sun above": a side, not a relation
-                self._place(eid, "top", p.words)
+        self.close_dangling()
         if self.lit:
             self._light(None, ())
         self._reset()
@@ -385,6 +423,13 @@ class _ClauseReader:
                 self.on_np(c)
             elif c.kind in (LexKind.PREP, LexKind.VERB, LexKind.WITH, LexKind.OF):
                 self.on_relation(c)
+            elif c.kind == LexKind.PREP_IT:  # "to its left" = "to the left of" + "it"
+                self.on_relation(Chunk(LexKind.PREP, c.value, c.words))
+                self.on_pronoun()
+            elif c.kind == LexKind.PRON:
+                self.on_pronoun()
+            elif c.kind == LexKind.MUTUAL:
+                self.on_mutual(c)
             elif c.kind == LexKind.SIDE:
                 self.on_side(c)
             elif c.kind in _PREDICATES:
@@ -393,14 +438,17 @@ class _ClauseReader:
                 self.lit = True
             elif c.kind == LexKind.EFFECT:
                 self.stated.add(c.value)
+                self.named_effect = c.value
                 continue  # "a ball and its reflection on a mirror": the relation still attaches to the ball
             elif c.kind == LexKind.NEG:
                 note = "Negation ('not', 'no', 'without') is not represented; the graph ignores it."
                 if note not in self.notes:
                     self.notes.append(note)
+            elif c.kind in (LexKind.COMMA, LexKind.CONJ):
+                self.close_dangling()
             elif c.kind == LexKind.END:
                 self.end_clause()
-            self.prev = c.kind
+            self.prev, self.named_effect = c.kind, None
         self.end_clause()
 
 
@@ -425,6 +473,23 @@ def _stated_fills(csg: CSG, levels: dict[str, tuple[Level, tuple[str, ...]]], no
     for key in levels.keys() - used:
         notes.append(f"A fill level is stated for '{csg.node(key).cls}' but no container holding a substance "
                      "(e.g. 'a jar half full of water'); it is ignored.")
+
+
+def _light_for_shadows(csg: CSG, shadow_side: str | None, notes: list[str]) -> None:
+    """Stated shadows need a light: opposite a stated shadow side ("a shadow to the left"), else overhead."""
+    light_side = kb.opposite_side(shadow_side) if shadow_side in ("left", "right") else None
+    lights = csg.entities("light")
+    placed = [e for e in lights if e.side is not None]
+    if not lights:
+        csg.add(Entity(csg.new_id("light"), "light", side=light_side))  # side None: overhead (the KB's default)
+        notes.append(f"The shadow falls to the {shadow_side}: assumed a light on the {light_side}." if light_side
+                     else "Shadows are mentioned but no light: assumed a light overhead.")
+    elif light_side is not None and not placed:
+        lights[-1].side = light_side
+        notes.append(f"The shadow falls to the {shadow_side}: the light is placed on the {light_side}.")
+    elif light_side is not None and any(e.side != light_side for e in placed):
+        notes.append(f"The shadow is said to fall to the {shadow_side}, but the light is not on the {light_side}; "
+                     "shadows are drawn opposite the light.")
 
 
 def _mark_stated(csg: CSG, stated: set[EffectType], notes: list[str]) -> None:
@@ -488,9 +553,8 @@ def parse_prompt(prompt: str) -> CSG:
         what = f" (not understood: {_quote(unknown)})" if unknown else ""
         raise PromptError(f"The prompt names nothing to draw{what}. Name the objects in the scene, e.g. '{EXAMPLE}'.")
     _stated_fills(csg, reader.levels, reader.notes)
-    if EffectType.SHADOW in reader.stated and not csg.entities("light"):
-        csg.add(Entity(csg.new_id("light"), "light"))  # side None: assumed overhead by the KB
-        reader.notes.append("Shadows are mentioned but no light: assumed a light overhead.")
+    if EffectType.SHADOW in reader.stated:
+        _light_for_shadows(csg, reader.shadow_side, reader.notes)
     kb.apply_physics(csg)
     _mark_stated(csg, reader.stated, reader.notes)
     csg.unknown_words = unknown

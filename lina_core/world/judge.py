@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..csg.graph import CSG, EdgeType, Effect, EffectType, Entity, Region
 from ..csg.layout import container_interior
-from ..csg.vocab import COLOURS, Category, canonical_colour, category
+from ..csg.vocab import COLOURS, Category, canonical_colour, category, is_reflective
 from .render import GROUND_RGB, SUBSTANCE_RGB
 from .sprites import MIRROR_GLASS
 
@@ -26,21 +26,26 @@ Rect = tuple[int, int, int, int]  # pixel box y0, y1, x0, x1 (half-open)
 
 DEV = 0.12  # colour distance (RGB in [0, 1]) above which a pixel is not background
 SUN_RGB = (255, 222, 60)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 # Brightness range (scale of the named colour) a pixel may show and still count as that colour:
 # shading darkens faces and outlines; achromatic colours split the grey axis between them.
 _SCALE: dict[str, tuple[float, float]] = {"white": (0.8, 1.2), "gray": (0.55, 1.4), "black": (0.0, 2.6)}
 _CHROMATIC_SCALE = (0.45, 1.3)
 # Fraction of its box an entity shows in its own colour, below which it counts as missing.
-_COLOUR_AREA: dict[str, float] = {"jar": 0.03, "lamp": 0.08, "person": 0.06, "snake": 0.08, "bird": 0.1,
-                                  "table": 0.08, "mirror": 0.05}
+_COLOUR_AREA: dict[str, float] = {"jar": 0.015, "lamp": 0.04, "person": 0.06, "snake": 0.05, "bird": 0.06,
+                                  "bottle": 0.06, "cup": 0.1, "table": 0.08, "mirror": 0.05}
 _DEFAULT_COLOUR_AREA = 0.12
 _CONTRAST_AREA = 0.1  # fraction of its box that must differ from the background
 _GROUND_AREA = 0.4  # fraction of a ground band in its class colour
 _FILL_TOL = 0.15
 _SHADOW_DARK = 0.12  # relative darkening that counts as a shadow
-_REFLECTION_AREA = 0.15
+_REFLECTION_AREA = 0.2
+# How far (0 = plain surface, 1 = the object itself) a reflection pixel moves towards the object:
+# water shows a dark, rippled copy, a mirror a bright one.
+_WATER_MIX, _MIRROR_MIX = 0.12, 0.35
 _SPILL_PX = 5
-_CONTACT_GAP = 1
+_CONTACT_GAP = 1  # rows of background allowed between an object and its support
+_MAX_GAP = 12
 _AGENT_RATIO = 1.2
 
 
@@ -97,10 +102,10 @@ def as_array(image: Any) -> Array:
 
 
 def _smooth(a: Array) -> Array:
-    """[1, 2, 1] / 4 separable blur: tames a generator's pixel noise before any threshold."""
+    """[1, 4, 1] / 6 separable blur: halves a generator's pixel noise, keeps thin things' colour."""
     p = np.pad(a, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    a = (p[:-2] + 2 * p[1:-1] + p[2:]) / 4
-    return (a[:, :-2] + 2 * a[:, 1:-1] + a[:, 2:]) / 4
+    a = (p[:-2] + 4 * p[1:-1] + p[2:]) / 6
+    return (a[:, :-2] + 4 * a[:, 1:-1] + a[:, 2:]) / 6
 
 
 def _row_median(img: Array, keep: Array) -> Array:
@@ -126,7 +131,8 @@ class _View:
     """The smoothed image, a background estimate and the graph's regions in pixels."""
 
     csg: CSG
-    img: Array
+    raw: Array  # the image as given: medians over many pixels are read here
+    img: Array  # smoothed: per-pixel tests are read here
     bg: Array
     dev: Array  # distance of each pixel from the background estimate
     lum: Array
@@ -155,11 +161,12 @@ def _surfaces(csg: CSG) -> list[Entity]:
 
 
 def _view(image: Any, csg: CSG) -> _View:
-    img = _smooth(as_array(image))
+    raw = as_array(image)
+    img = _smooth(raw)
     h, w = img.shape[:2]
     free = np.ones((h, w), bool)
     grounds = {e.id for e in _surfaces(csg)}
-    tmp = _View(csg, img, img, img, img)
+    tmp = _View(csg, raw, img, img, img, img)
     for n in csg.nodes():
         if n.region is not None and n.id not in grounds:
             y0, y1, x0, x1 = tmp.rect(n.region, pad=2)
@@ -175,7 +182,7 @@ def _view(image: Any, csg: CSG) -> _View:
         med = _row_median(img, free & where if (free & where).any() else where)
         bg[where] = np.broadcast_to(med[:, None, :], img.shape)[where]
     dev = np.sqrt(((img - bg) ** 2).sum(-1))
-    return _View(csg, img, bg, dev, img @ np.array([0.299, 0.587, 0.114], np.float32))
+    return _View(csg, raw, img, bg, dev, img @ _LUMA)
 
 
 # -- colours -------------------------------------------------------------------------------------
@@ -189,19 +196,25 @@ def _near_colour(px: Array, c: Array, scale: tuple[float, float] = _CHROMATIC_SC
     return np.sqrt(((px - s[..., None] * c) ** 2).sum(-1)) <= tol * np.maximum(s, 0.5)
 
 
-def _named(px: Array, name: str) -> Array:
-    """Pixels of a named colour, rejecting pixels that are nearer another named colour."""
-    best, best_d = None, None
+def _nearest_named(px: Array, name: str) -> Array:
+    """Pixels whose nearest named colour (under shading) is ``name``, and near enough to it."""
+    best_d = np.full(px.shape[:2], np.inf, np.float32)
+    best = np.full(px.shape[:2], "", object)
     for other, c in COLOURS.items():
         cc = _rgb(c)
         s = np.clip(px @ cc / float(cc @ cc), *_SCALE.get(other, _CHROMATIC_SCALE))
         d = np.sqrt(((px - s[..., None] * cc) ** 2).sum(-1)) / np.maximum(s, 0.5)
-        if best_d is None:
-            best, best_d = np.zeros(d.shape, np.int8), d
-        else:
-            closer = d < best_d
-            best[closer], best_d[closer] = list(COLOURS).index(other), d[closer]
-    return (best == list(COLOURS).index(name)) & (best_d <= 0.2)
+        closer = d < best_d
+        best[closer], best_d[closer] = other, d[closer]
+    return (best == name) & (best_d <= 0.2)
+
+
+def _named_in(v: _View, rect: Rect, name: str) -> Array:
+    """Pixels of ``rect`` drawn in a named colour: in the smoothed or the raw image (thin strokes keep
+    their colour only in the raw one), and standing out from the background (a white cup, not the wall)."""
+    y0, y1, x0, x1 = rect
+    hit = _nearest_named(v.img[y0:y1, x0:x1], name) | _nearest_named(v.raw[y0:y1, x0:x1], name)
+    return hit & (v.dev[y0:y1, x0:x1] > DEV / 2)
 
 
 def _colour_of(ent: Entity) -> str | None:
@@ -213,18 +226,13 @@ def _ent(csg: CSG, nid: Any) -> Entity | None:
     return node if isinstance(node, Entity) else None
 
 
-def _appearance(v: _View, ent: Entity) -> Callable[[Array], Array]:
+def _appearance(v: _View, ent: Entity) -> Callable[[Rect], Array]:
     """A pixel test for what the entity looks like: its named colour, else its measured colour."""
     name = _colour_of(ent)
     if name:
-        return lambda px: _named(px, name)
-    y0, y1, x0, x1 = v.rect(ent.region)
-    hh, ww = y1 - y0, x1 - x0
-    core = (slice(y0 + hh // 5, y1 - hh // 4 or y1), slice(x0 + ww // 4, x1 - ww // 4 or x1))
-    px, dev = v.img[core].reshape(-1, 3), v.dev[core].reshape(-1)
-    px = px[dev > DEV] if (dev > DEV).sum() >= 3 else px
-    c = np.median(px, axis=0) if len(px) else v.img[y0:y1, x0:x1].reshape(-1, 3).mean(0)
-    return lambda q: _near_colour(q, c.astype(np.float32))
+        return lambda rect: _named_in(v, rect, name)
+    c = _measured_colour(v, ent)
+    return lambda r: _near_colour(v.img[r[0]:r[1], r[2]:r[3]], c) & (v.dev[r[0]:r[1], r[2]:r[3]] > DEV)
 
 
 # -- entities ------------------------------------------------------------------------------------
@@ -256,13 +264,13 @@ def _check_entity(v: _View, ent: Entity) -> NodeVerdict:
     if cat == Category.LIGHT:
         y0, y1, x0, x1 = v.rect(ent.region, pad=2)
         frac = _near_colour(v.img[y0:y1, x0:x1], _rgb(SUN_RGB), (0.7, 1.2), 0.2).sum() / v.area(ent.region)
-        return _verdict(ent.id, "entity", frac, 0.15, 0.2, f"light found on the {ent.side or 'expected side'}",
+        return _verdict(ent.id, "entity", frac, 0.06, 0.1, f"light found on the {ent.side or 'expected side'}",
                         "no light source where the light should be")
     if not name:
         return _contrast(v, ent, what)
     y0, y1, x0, x1 = v.rect(ent.region, pad=_pad(v, ent.region))
     area = v.area(ent.region)
-    frac = _named(v.img[y0:y1, x0:x1], name).sum() / area
+    frac = _named_in(v, (y0, y1, x0, x1), name).sum() / area
     contrast = (v.dev[y0:y1, x0:x1] > DEV).sum() / area
     need = _COLOUR_AREA.get(ent.cls, _DEFAULT_COLOUR_AREA)
     if frac >= need:
@@ -292,6 +300,8 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
     if obj is None or surf is None or obj.region is None or surf.region is None:
         return _fail(eff.id, "effect", "reflection without an object or a surface in the graph")
     inside = _reflection_inside(v, eff, obj, surf)
+    if inside is None:
+        return NodeVerdict(eff.id, "effect", True, 0.5, f"reflection of the {obj.cls} too small to judge")
     spill, reach = _spill(v, obj, surf)
     if spill >= _SPILL_PX:
         return NodeVerdict(eff.id, "effect", False, float(np.clip(0.5 - spill / 40, 0, 0.5)),
@@ -301,38 +311,78 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
                     f"no reflection of the {obj.cls} inside the {surf.cls}")
 
 
-def _reflection_inside(v: _View, eff: Effect, obj: Entity, surf: Entity) -> float:
-    """Fraction of the reflection's region (its rim and the contact line left out) that shows it."""
-    y0, y1, x0, x1 = v.rect(eff.region, pad=-1)
-    if y1 - y0 < 2 or x1 - x0 < 2:
+def _reflection_inside(v: _View, eff: Effect, obj: Entity, surf: Entity) -> float | None:
+    """Of the pixels where the flipped object should show (inside the surface, off its rim), the
+    fraction that look like the object pixel mirrored onto them, attenuated towards the surface.
+    None when too few such pixels can tell (a sliver of reflection, or one the colour of the surface)."""
+    y0, y1, x0, x1 = v.rect(eff.region)
+    sy0, sy1, sx0, sx1 = v.rect(surf.region, pad=-1)
+    y0, y1, x0, x1 = max(y0, sy0), min(y1, sy1), max(x0, sx0), min(x1, sx1)
+    if y1 - y0 < 1 or x1 - x0 < 1:
         y0, y1, x0, x1 = v.rect(eff.region)
-    s = _rgb(GROUND_RGB["water"] if surf.cls == "water" else MIRROR_GLASS)
-    o = _measured_colour(v, obj)
-    return float(_reflection_like(v.img[y0:y1, x0:x1], s, o).mean())
+    h = v.size[0]
+    line = int(round(max(surf.region.y0, obj.region.y1) * h))
+    src = np.clip(2 * line - 1 - np.arange(y0, y1), 0, h - 1)
+    oy0, oy1, ox0, ox1 = v.rect(obj.region)
+    on_obj = (src >= oy0) & (src < oy1)
+    drawn = np.zeros((y1 - y0, x1 - x0), bool)
+    c0, c1 = max(x0, ox0), min(x1, ox1)
+    if c1 > c0:
+        drawn[:, c0 - x0:c1 - x0] = (v.dev[src][:, c0:c1] > DEV) & on_obj[:, None]
+    plain = v.bg[y0:y1, x0:x1] if surf.cls == "water" else np.broadcast_to(_glass(v, eff, surf), (y1 - y0, x1 - x0, 3))
+    like, informative = _reflection_like(v.img[y0:y1, x0:x1], plain, v.img[src, x0:x1], surf.cls == "water",
+                                         _shadowed(v, (y0, y1, x0, x1)))
+    use = drawn & informative
+    return float(like[use].mean()) if use.sum() >= 6 else None
+
+
+def _shadowed(v: _View, rect: Rect) -> Array:
+    """Pixels of ``rect`` inside a shadow the graph expects: darkness there is no evidence of anything else."""
+    y0, y1, x0, x1 = rect
+    out = np.zeros((y1 - y0, x1 - x0), bool)
+    for eff in v.csg.effects(EffectType.SHADOW):
+        a, b, c, d = v.rect(eff.region, pad=1)
+        out[max(a - y0, 0):max(b - y0, 0), max(c - x0, 0):max(d - x0, 0)] = True
+    return out
+
+
+def _glass(v: _View, eff: Effect, surf: Entity) -> Array:
+    """The mirror's plain glass: measured where the mirror shows no reflection, else the world's glass colour."""
+    y0, y1, x0, x1 = v.rect(surf.region, pad=-1)
+    free = np.ones((y1 - y0, x1 - x0), bool)
+    ry0, ry1, rx0, rx1 = v.rect(eff.region, pad=1)
+    free[max(ry0 - y0, 0):max(ry1 - y0, 0), max(rx0 - x0, 0):max(rx1 - x0, 0)] = False
+    px = v.img[y0:y1, x0:x1][free]
+    return np.median(px, axis=0) if len(px) >= 8 else _rgb(MIRROR_GLASS)
 
 
 def _measured_colour(v: _View, ent: Entity) -> Array:
-    """Median colour of the entity's pixels that are not background (its drawn body)."""
-    y0, y1, x0, x1 = v.rect(ent.region)
-    px = v.img[y0:y1, x0:x1]
+    """Median colour of the entity's drawn pixels (not background) in the core of its region."""
     name = _colour_of(ent)
-    sel = _named(px, name) if name else v.dev[y0:y1, x0:x1] > DEV
-    if sel.sum() < 3:
-        return _rgb(COLOURS[name]) if name else px.reshape(-1, 3).mean(0)
-    return np.median(px[sel], axis=0)
+    y0, y1, x0, x1 = v.rect(ent.region)
+    hh, ww = y1 - y0, x1 - x0
+    for a, b, c, d in ((y0 + hh // 5, y1 - hh // 4, x0 + ww // 4, x1 - ww // 4), (y0, y1, x0, x1)):
+        sel = _named_in(v, (a, b, c, d), name) if name else v.dev[a:b, c:d] > DEV
+        if sel.sum() >= 3:
+            return np.median(v.raw[a:b, c:d][sel], axis=0).astype(np.float32)
+    return _rgb(COLOURS[name]) if name else v.raw[y0:y1, x0:x1].reshape(-1, 3).mean(0)
 
 
-def _reflection_like(px: Array, s: Array, o: Array) -> Array:
-    """Pixels nearer a blend of the plain surface ``s`` with the object colour ``o`` than to ``s`` shaded:
-    an attenuated copy of the object, not the surface's own shading, frame or blur."""
-    d = o - s
-    n2 = max(float(d @ d), 1e-6)
-    off = px - s
-    t = np.clip(off @ d / n2, 0.0, 1.3)
-    to_blend = np.sqrt(((off - t[..., None] * d) ** 2).sum(-1))
-    k = np.clip(px @ s / float(s @ s), 0.3, 1.15)
-    to_plain = np.sqrt(((px - k[..., None] * s) ** 2).sum(-1))
-    return (t >= 0.2) & (to_blend + 0.03 < to_plain)
+def _reflection_like(px: Array, plain: Array, o: Array, water: bool, shadowed: Array) -> tuple[Array, Array]:
+    """Per pixel: has the plain surface moved towards the object colour ``o`` mirrored there (its
+    chromaticity where the two differ in colour, else its brightness)? And is that decidable at all
+    (not by brightness inside an expected shadow)?"""
+    chroma = lambda a: a / np.maximum(a.sum(-1, keepdims=True), 1e-3)  # noqa: E731
+    cp, cs, co = chroma(px), chroma(plain), chroma(o)
+    lp, ls, lo = px @ _LUMA, plain @ _LUMA, o @ _LUMA
+    dc, dl = co - cs, lo - ls
+    n2 = (dc ** 2).sum(-1)
+    by_colour = n2 > 0.004
+    tc = ((cp - cs) * dc).sum(-1) / np.maximum(n2, 1e-6)
+    tl = (lp - ls) / np.where(np.abs(dl) > 1e-3, dl, 1.0)
+    t_min = _WATER_MIX if water else _MIRROR_MIX
+    like = np.where(by_colour, (tc >= t_min) & ((lp - ls) * dl >= -0.004), tl >= t_min)
+    return like, by_colour | ((np.abs(dl) > 0.1) & ~shadowed)
 
 
 def _spill(v: _View, obj: Entity, surf: Entity) -> tuple[int, int]:
@@ -374,41 +424,76 @@ def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
         return _fail(eff.id, "effect", "shadow without an object in the graph")
     side = eff.params.get("side") or "below"
     dark = _side_darkness(v, obj, eff.region)
-    found = max(dark, key=dark.get)
+    if dark is None:
+        return NodeVerdict(eff.id, "effect", True, 0.5, f"too little ground beside the {obj.cls} to judge its shadow")
+    left, right, below = dark
+    lateral = right - left  # > 0: darker on the right
     if side in ("left", "right"):
-        other = "left" if side == "right" else "right"
-        value = dark[side] - max(dark[other], 0.0)
+        value = lateral if side == "right" else -lateral
     else:
-        value = dark["below"] - max(abs(dark["left"] - dark["right"]), 0.0)
-    ok = f"shadow of the {obj.cls} on the {side}"
-    if dark[found] >= _SHADOW_DARK and found != side:
+        value = min(below, _SHADOW_DARK * 2 - abs(lateral))
+    found = "right" if lateral >= _SHADOW_DARK else "left" if lateral <= -_SHADOW_DARK else None
+    if found and found != side:
         bad = f"shadow on the {found}, expected {side}"
     else:
-        bad = f"no shadow of the {obj.cls} on the {side}"
-    return _verdict(eff.id, "effect", value, _SHADOW_DARK, _SHADOW_DARK, ok, bad)
+        bad = f"no shadow of the {obj.cls} {'below it' if side == 'below' else 'on the ' + side}"
+    return _verdict(eff.id, "effect", value, _SHADOW_DARK, _SHADOW_DARK, f"shadow of the {obj.cls} on the {side}", bad)
 
 
-def _side_darkness(v: _View, obj: Entity, shadow: Region) -> dict[str, float]:
-    """How much darker than its mirror image the ground is left of, right of and under the object's base."""
+def _side_darkness(v: _View, obj: Entity, shadow: Region) -> tuple[float, float, float] | None:
+    """Relative darkening of the ground left of, right of and just under the object's base, each
+    against the others; on a raised support only its own top counts (the shadow falls there).
+    None when one side has no ground to look at."""
     h, w = v.size
     o = obj.region
-    base = int(round(shadow.y0 * h + 0.01 * h))  # the line the object rests on
-    y0, y1 = max(base - 1, 0), min(base + max(2, int(round((shadow.y1 - shadow.y0) * h))), h)
+    base = int(round(o.y1 * h))
+    y0, y1 = max(base - 1, 0), min(max(int(np.ceil(shadow.y1 * h)), base + 2), h)
     ox0, ox1 = int(np.floor(o.x0 * w)), int(np.ceil(o.x1 * w))
-    reach = max(3, int(round(0.6 * o.height * h)))
-    lum = v.lum[y0:y1]
+    reach = max(3, int(round(1.1 * o.height * h - 0.5 * o.width * w)))
+    lo, hi = 0, w
+    for sup in v.csg.parents(obj.id, EdgeType.SUPPORTS):
+        if isinstance(sup, Entity) and sup.region is not None and _raised(v.csg, sup):
+            lo, hi = int(np.floor(sup.region.x0 * w)), int(np.ceil(sup.region.x1 * w))
+    lum = v.raw[y0:y1] @ _LUMA
+    keep = ~_others(v, obj, (y0, y1, 0, w))
 
-    def band(a: int, b: int) -> float:
-        a, b = max(a, 0), min(b, w)
-        return float(lum[:, a:b].mean()) if b > a else float("nan")
+    def mean(a: int, b: int, rows: slice = slice(None)) -> float | None:
+        a, b = max(a, lo), min(b, hi)
+        sel = keep[rows, a:b]
+        return float(lum[rows, a:b][sel].mean()) if b - a >= 2 and sel.sum() >= 3 else None
 
-    left, right = band(ox0 - reach, ox0 - 1), band(ox1 + 1, ox1 + reach)
-    half = max(1, (ox1 - ox0) // 4)
-    under = band(ox0 + half, ox1 - half) if base + 1 < h else float("nan")
-    ref = np.nanmax([left, right, under])
-    out = {}
-    for name, val in (("left", left), ("right", right), ("below", under)):
-        out[name] = 0.0 if np.isnan(val) or ref <= 0 else float(1 - val / ref)
+    left, right = mean(ox0 - reach, ox0 - 1), mean(ox1 + 1, ox1 + reach)
+    under_rows = slice(base - y0, base + 2 - y0)
+    if left is None or right is None:  # a narrow support: compare the halves under the object instead
+        cx = (ox0 + ox1) // 2
+        left, right = mean(ox0, cx, under_rows), mean(cx + 1, ox1, under_rows)
+        if left is None or right is None:
+            return None
+        ref = max(left, right, 1e-3)
+        return 1 - left / ref, 1 - right / ref, 0.0
+    q = max(1, (ox1 - ox0) // 4)
+    under_rows = slice(base + 1 - y0, base + 3 - y0)
+    under = mean(ox0 + q, ox1 - q, under_rows)
+    beside = [x for x in (mean(ox0 - reach, ox0 - 1, under_rows), mean(ox1 + 1, ox1 + reach, under_rows)) if x]
+    ref = max(left, right, 1e-3)
+    below = 1 - under / max(max(beside), 1e-3) if under is not None and beside else 0.0
+    return 1 - left / ref, 1 - right / ref, below
+
+
+def _raised(csg: CSG, sup: Entity) -> bool:
+    """A support above the ground (table, cube): a shadow on it ends at its edges. Mirrors lie flat on the ground."""
+    return not is_reflective(sup.cls) and sup not in _surfaces(csg)
+
+
+def _others(v: _View, obj: Entity, rect: Rect) -> Array:
+    """Pixels of ``rect`` inside other things' regions (not grounds, not the object's supports)."""
+    y0, y1, x0, x1 = rect
+    out = np.zeros((y1 - y0, x1 - x0), bool)
+    skip = {obj.id} | {p.id for p in v.csg.parents(obj.id, EdgeType.SUPPORTS)} | {e.id for e in _surfaces(v.csg)}
+    for n in v.csg.entities():
+        if n.id not in skip and n.region is not None and category(n.cls) != Category.LIGHT:
+            a, b, c, d = v.rect(n.region)
+            out[max(a - y0, 0):max(b - y0, 0), max(c - x0, 0):max(d - x0, 0)] = True
     return out
 
 
@@ -421,25 +506,20 @@ def _check_contact(v: _View, eff: Effect) -> NodeVerdict:
     h, w = v.size
     o = obj.region
     x0, x1 = int(np.floor((o.x0 + 0.25 * o.width) * w)), int(np.ceil((o.x1 - 0.25 * o.width) * w))
-    top = int(np.clip(round(sup.region.y0 * h), 0, h - 1))
-    y_mid = int(np.clip(round(o.center[1] * h), 0, h - 1))
-    look = _appearance(v, obj)
-    rows = look(v.img[y_mid:min(top + 4, h), x0:max(x1, x0 + 1)]).mean(axis=1) >= 0.25
-    if not rows.any():
-        return _fail(eff.id, "effect", f"{obj.cls} not found above the {sup.cls}")
-    bottom = y_mid + int(np.nonzero(rows)[0].max())
-    between = v.dev[bottom + 1:top, x0:max(x1, x0 + 1)] <= DEV
-    gap = int((between.mean(axis=1) >= 0.6).sum()) if between.size else 0
+    line = container_interior(sup.region).y1 if category(sup.cls) == Category.CONTAINER else sup.region.y0
+    top = int(np.clip(round(line * h), 1, h))
+    gap = 0
+    for row in range(top - 1, max(top - 1 - _MAX_GAP, -1), -1):  # up from the support's top
+        if (v.dev[row, x0:max(x1, x0 + 1)] <= DEV).mean() < 0.6:
+            break
+        gap += 1
     return _verdict(eff.id, "effect", -gap, -_CONTACT_GAP, 2.0, f"{obj.cls} rests on the {sup.cls}",
                     f"{obj.cls} floats {gap} px above the {sup.cls}")
 
 
 def _check_mouth(v: _View, eff: Effect, patient: Entity, agent: Entity) -> NodeVerdict:
-    y0, y1, x0, x1 = v.rect(eff.region, pad=2)
-    px = v.img[y0:y1, x0:x1]
-    p_hit = _appearance(v, patient)(px).sum()
-    ay0, ay1, ax0, ax1 = v.rect(eff.region, pad=4)
-    a_hit = _appearance(v, agent)(v.img[ay0:ay1, ax0:ax1]).sum()
+    p_hit = _appearance(v, patient)(v.rect(eff.region, pad=2)).sum()
+    a_hit = _appearance(v, agent)(v.rect(eff.region, pad=4)).sum()
     value = min(p_hit, a_hit) / 3.0
     return _verdict(eff.id, "effect", value, 1.0, 1.0, f"{patient.cls} at the {agent.cls}'s mouth",
                     f"{patient.cls} not at the {agent.cls}'s mouth")
@@ -452,6 +532,8 @@ def _check_fill(v: _View, eff: Effect) -> NodeVerdict:
     want = eff.params.get("level")
     want = 0.5 if want is None else float(want)
     level = _fill_level(v, cont, sub)
+    if want >= 0.1 and level < 0.05:
+        return _fail(eff.id, "effect", f"{cont.cls} is empty, expected filled to {want:.2f}")
     err = abs(level - want)
     return _verdict(eff.id, "effect", -err, -_FILL_TOL, _FILL_TOL,
                     f"{cont.cls} filled to {level:.2f} (expected {want:.2f})",
@@ -475,15 +557,25 @@ def _check_action(v: _View, eff: Effect) -> NodeVerdict:
         return _fail(eff.id, "effect", f"{verb} without an agent or a patient in the graph")
     if eff.params.get("agent_larger") is None:
         return NodeVerdict(eff.id, "effect", True, 1.0, f"{agent.cls} and {patient.cls} both drawn for '{verb}'")
-    y0, y1, x0, x1 = v.rect(eff.region, pad=4)
-    px = v.img[y0:y1, x0:x1]
-    a_size, p_size = _appearance(v, agent)(px).sum(), _appearance(v, patient)(px).sum()
+    rect = v.rect(eff.region, pad=4)
+    a_size, p_size = _extent(_appearance(v, agent)(rect)), _extent(_appearance(v, patient)(rect))
     big, small = (a_size, p_size) if eff.params["agent_larger"] else (p_size, a_size)
     ratio = big / max(small, 1.0)
-    larger = "agent" if eff.params["agent_larger"] else "patient"
+    larger = agent.cls if eff.params["agent_larger"] else patient.cls
     return _verdict(eff.id, "effect", ratio, _AGENT_RATIO, 0.5,
                     f"{agent.cls} {verb}s {patient.cls}: the {larger} is the larger",
-                    f"roles look swapped: the {larger} is not the larger ({a_size} vs {patient.cls} {p_size} px)")
+                    f"roles look swapped: the {larger} is not the larger ({agent.cls} {a_size} px, "
+                    f"{patient.cls} {p_size} px)")
+
+
+def _extent(hit: Array) -> int:
+    """Bounding-box area of a blob's pixels (robust to its shape: a snake is thin, a bird compact)."""
+    if hit.sum() < 3:
+        return 0
+    ys, xs = np.nonzero(hit)
+    y0, y1 = np.percentile(ys, (5, 95))
+    x0, x1 = np.percentile(xs, (5, 95))
+    return int((y1 - y0 + 1) * (x1 - x0 + 1))
 
 
 _EFFECT_CHECKS: dict[EffectType, Callable[[_View, Effect], NodeVerdict]] = {
@@ -502,7 +594,7 @@ _RELATION_TEST: dict[str, Callable[[tuple[float, float], tuple[float, float]], b
 def _centroid(v: _View, ent: Entity) -> tuple[float, float] | None:
     """Where the entity is drawn, searched in a wide window around its region."""
     y0, y1, x0, x1 = v.rect(ent.region, pad=0.5 * max(ent.region.width, ent.region.height) * v.size[0])
-    hit = _appearance(v, ent)(v.img[y0:y1, x0:x1]) & (v.dev[y0:y1, x0:x1] > DEV)
+    hit = _appearance(v, ent)((y0, y1, x0, x1)) & (v.dev[y0:y1, x0:x1] > DEV)
     if hit.sum() < 3:
         return None
     ys, xs = np.nonzero(hit)

@@ -96,9 +96,9 @@ class _Canvas:
         labels = ((self.base_draw, k), (self.over_draw, 0)) if k else ()
         return sp.Pen(self.draw, labels, make_labels=self._overlay_labels)
 
-    def pixels_of(self, nid: str) -> np.ndarray:
-        """Supersampled bool map of where a solid node is visible right now."""
-        owner = [k for k, (plane, ids) in self.owners.items() if plane == "base" and nid in ids]
+    def pixels_of(self, *nids: str) -> np.ndarray:
+        """Supersampled bool map of where these solid nodes are visible right now."""
+        owner = [k for k, (plane, ids) in self.owners.items() if plane == "base" and set(nids) & set(ids)]
         return np.isin(np.asarray(self.base), owner)
 
     def shade_in(self, alpha: np.ndarray, ink: sp.RGB | Image.Image, label: int) -> None:
@@ -422,17 +422,18 @@ def _ripple(rgb: np.ndarray, alpha: np.ndarray, rng: random.Random, unit: float)
 
 
 def _draw_shadow(scene: _Scene, canvas: _Canvas, eff: Effect, horizon: float) -> None:
-    """A dark, see-through rounded band filling the shadow region (the layout puts it away from the light),
-    falling only on the ground or on what the object stands on, never on the wall or the sky."""
+    """A dark, see-through rounded band filling the shadow region (the layout puts it away from the
+    light). Drawn just before its object, it falls only on the ground or on what the object stands on
+    (a table, a cube), never on the wall, the sky or other things."""
     obj = scene.entity(eff, "object")
     shape = Image.new("L", (scene.px, scene.px), 0)
     box = scene.box(eff.region)
     ImageDraw.Draw(shape).rounded_rectangle(box, radius=(box[3] - box[1]) / 2, fill=255)
-    floor = np.zeros((scene.px, 1), bool)
-    floor[int(round(horizon * scene.px)):] = True
-    allowed = floor | np.zeros((1, scene.px), bool)
-    for sup in scene.csg.parents(obj.id, EdgeType.SUPPORTS):
-        allowed |= canvas.pixels_of(sup.id)
+    below = np.zeros((scene.px, 1), bool)
+    below[int(round(horizon * scene.px)):] = True
+    bare_floor = below & (np.asarray(canvas.base) == 0)
+    grounds = [e.id for e in scene.of_role("ground")] + [p.id for p in scene.csg.parents(obj.id, EdgeType.SUPPORTS)]
+    allowed = bare_floor | canvas.pixels_of(*grounds)
     alpha = np.asarray(shape, np.float32) / 255 * allowed * SHADOW_ALPHA
     canvas.shade_in(alpha, (0, 0, 0), canvas.label("over", eff.id))
 
@@ -484,17 +485,24 @@ def render(csg: CSG, size: int = 64, seed: int = 0) -> Rendering:
     for light in scene.of_role("light"):
         sp.sun(canvas.solid(canvas.label("base", light.id)), scene.box(light.region), scene.unit)
     targets = _targets(scene)
+    shadows: dict[str, list[Effect]] = {}
+    for eff in csg.effects(EffectType.SHADOW):
+        shadows.setdefault(scene.entity(eff, "object").id, []).append(eff)
+
+    def draw(ent: Entity) -> None:
+        for eff in shadows.get(ent.id, []):
+            _draw_shadow(scene, canvas, eff, horizon)
+        fill = _fill(scene, canvas, ent) if category(ent.cls) == Category.CONTAINER else None
+        _draw_entity(scene, canvas.solid(canvas.label("base", ent.id)), ent, fill, targets)
+
     for sup in sorted(scene.of_role("support"), key=lambda e: e.region.y1):
-        _draw_entity(scene, canvas.solid(canvas.label("base", sup.id)), sup, None, targets)
+        draw(sup)
     for eff in csg.effects(EffectType.REFLECTION):
         _draw_reflection(scene, canvas, eff, targets)
     for mirror in csg.entities("mirror"):
         sp.mirror_sheen(canvas.solid(None), scene.box(mirror.region))
-    for eff in csg.effects(EffectType.SHADOW):
-        _draw_shadow(scene, canvas, eff, horizon)
     for ent in _draw_order(scene, scene.of_role("thing")):
-        fill = _fill(scene, canvas, ent) if category(ent.cls) == Category.CONTAINER else None
-        _draw_entity(scene, canvas.solid(canvas.label("base", ent.id)), ent, fill, targets)
+        draw(ent)
     image = canvas.img.resize((size, size), DOWNSAMPLE)
     image = _light_gradient(image, _light_direction(csg), bool(csg.entities("light")))
     masks = canvas.masks(size)

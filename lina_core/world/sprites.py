@@ -227,22 +227,27 @@ def bottle(pen: Pen, box: Box, look: Look, target: Point | None = None, fill: Fi
 
 
 def jar(pen: Pen, box: Box, look: Look, target: Point | None = None, fill: Fill | None = None) -> None:
-    """Transparent glass with a coloured rim; the fill is drawn as its own labelled node."""
+    """Transparent glass with a coloured rim; the fill (its own labelled node) is a clean block up to
+    its level, and the glint only crosses the empty glass, so the level reads unambiguously."""
     x0, y0, x1, y1 = box
     w = edge_width(box)
     bw, h = x1 - x0, y1 - y0
     body = (x0, y0 + 0.06 * h, x1, y1)
     r = 0.2 * bw
     pen.rect(body, fill=(215, 235, 245, 80), radius=r)
+    glint_end = y1 - 0.15 * h
     if fill is not None and fill.level > 0:
         ix0, iy0, ix1, iy1 = fill.interior
         top = iy1 - fill.level * (iy1 - iy0)
         fp = pen.relabel(fill.label)
-        fp.rect((ix0, top, ix1, iy1), fill=fill.colour, radius=min(r * 0.8, (iy1 - top) / 2))
-        fp.plain().rect((ix0, top, ix1, min(iy1, top + max(2, 0.04 * h))), fill=mix(fill.colour, WHITE, 0.3))
+        fp.rect((ix0, top, ix1, iy1), fill=fill.colour, radius=min(0.3 * r, (iy1 - top) / 2))
+        fp.plain().rect((ix0, top, ix1, min(iy1, top + max(2, 0.03 * h))), fill=mix(fill.colour, WHITE, 0.2))
+        glint_end = min(glint_end, top - 0.04 * h)
     pen.rect(body, outline=(110, 140, 160), width=w, radius=r)
-    pen.plain().line([(x0 + 0.22 * bw, body[1] + 0.15 * h), (x0 + 0.22 * bw, y1 - 0.15 * h)],
-                     fill=(255, 255, 255, 150), width=max(1, int(0.07 * bw)))
+    glint_start = body[1] + 0.15 * h
+    if glint_end > glint_start:
+        pen.plain().line([(x0 + 0.22 * bw, glint_start), (x0 + 0.22 * bw, glint_end)],
+                         fill=(255, 255, 255, 150), width=max(1, int(0.07 * bw)))
     pen.rect((x0, y0, x1, y0 + 0.09 * h), fill=look.colour,
              outline=outline_of(look.colour), width=max(1, w - 1))
 
