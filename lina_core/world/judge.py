@@ -154,6 +154,18 @@ class _View:
         return max(region.width * w * region.height * h, 1.0)
 
 
+def _side_light(img: Array, bg: Array, free: Array) -> Array:
+    """A light from one side brightens the whole scene towards it: the per-column gain that row
+    medians miss, fitted as a line over the background pixels."""
+    w = img.shape[1]
+    ys, xs = np.nonzero(free)
+    if len(xs) < 16:
+        return np.ones(w, np.float32)
+    ratio = (img[ys, xs] @ _LUMA) / np.maximum(bg[ys, xs] @ _LUMA, 1e-3)
+    k, a = np.polyfit(xs.astype(np.float32), ratio, 1)
+    return (a + k * np.arange(w)).astype(np.float32)
+
+
 def _surfaces(csg: CSG) -> list[Entity]:
     """Ground bands: surfaces and substances not held by a container."""
     return [e for e in csg.entities() if category(e.cls) in (Category.SURFACE, Category.SUBSTANCE)
@@ -181,6 +193,7 @@ def _view(image: Any, csg: CSG) -> _View:
         where = segment == k
         med = _row_median(img, free & where if (free & where).any() else where)
         bg[where] = np.broadcast_to(med[:, None, :], img.shape)[where]
+    bg = bg * _side_light(img, bg, free)[None, :, None]
     dev = np.sqrt(((img - bg) ** 2).sum(-1))
     return _View(csg, raw, img, bg, dev, img @ _LUMA)
 
@@ -508,10 +521,10 @@ def _check_contact(v: _View, eff: Effect) -> NodeVerdict:
     x0, x1 = int(np.floor((o.x0 + 0.25 * o.width) * w)), int(np.ceil((o.x1 - 0.25 * o.width) * w))
     line = container_interior(sup.region).y1 if category(sup.cls) == Category.CONTAINER else sup.region.y0
     top = int(np.clip(round(line * h), 1, h))
+    empty = (v.dev[:, x0:max(x1, x0 + 1)] <= DEV).mean(axis=1) >= 0.6  # rows showing background
+    start = next((r for r in (top - 2, top - 3) if 0 <= r < h and empty[r]), None)  # past the blurred edge
     gap = 0
-    for row in range(top - 1, max(top - 1 - _MAX_GAP, -1), -1):  # up from the support's top
-        if (v.dev[row, x0:max(x1, x0 + 1)] <= DEV).mean() < 0.6:
-            break
+    while start is not None and start - gap >= 0 and gap < _MAX_GAP and empty[start - gap]:
         gap += 1
     return _verdict(eff.id, "effect", -gap, -_CONTACT_GAP, 2.0, f"{obj.cls} rests on the {sup.cls}",
                     f"{obj.cls} floats {gap} px above the {sup.cls}")
