@@ -29,7 +29,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lina_core.csg import CSG, EdgeType, EffectType, Entity, Region  # noqa: E402
+from lina_core.csg import CSG, EdgeType, EffectType, Region  # noqa: E402
 from lina_core.csg.layout import assign_layout  # noqa: E402
 from lina_core.csg.parser import parse_prompt  # noqa: E402
 from lina_core.world.judge import Verdict, judge  # noqa: E402

@@ -436,7 +436,7 @@ def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
     if obj is None or obj.region is None:
         return _fail(eff.id, "effect", "shadow without an object in the graph")
     side = eff.params.get("side") or "below"
-    dark = _side_darkness(v, obj, eff.region)
+    dark = _side_darkness(v, obj, eff)
     if dark is None:
         return NodeVerdict(eff.id, "effect", True, 0.5, f"too little ground beside the {obj.cls} to judge its shadow")
     left, right, below = dark
@@ -453,13 +453,14 @@ def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
     return _verdict(eff.id, "effect", value, _SHADOW_DARK, _SHADOW_DARK, f"shadow of the {obj.cls} on the {side}", bad)
 
 
-def _side_darkness(v: _View, obj: Entity, shadow: Region) -> tuple[float, float, float] | None:
+def _side_darkness(v: _View, obj: Entity, eff: Effect) -> tuple[float, float, float] | None:
     """Relative darkening of the ground left of, right of and just under the object's base, each
     against the others; on a raised support only its own top counts (the shadow falls there).
     None when one side has no ground to look at."""
     h, w = v.size
-    o = obj.region
-    base = int(round(o.y1 * h))
+    o, shadow = obj.region, eff.region
+    rest = shadow.y0 + 0.01  # the line the object rests on (the ground under a flying bird)
+    base = int(round(rest * h))
     y0, y1 = max(base - 1, 0), min(max(int(np.ceil(shadow.y1 * h)), base + 2), h)
     ox0, ox1 = int(np.floor(o.x0 * w)), int(np.ceil(o.x1 * w))
     reach = max(3, int(round(1.1 * o.height * h - 0.5 * o.width * w)))
@@ -468,7 +469,7 @@ def _side_darkness(v: _View, obj: Entity, shadow: Region) -> tuple[float, float,
         if isinstance(sup, Entity) and sup.region is not None and _raised(v.csg, sup):
             lo, hi = int(np.floor(sup.region.x0 * w)), int(np.ceil(sup.region.x1 * w))
     lum = v.raw[y0:y1] @ _LUMA
-    keep = ~_others(v, obj, (y0, y1, 0, w))
+    keep = ~_others(v, obj, eff, (y0, y1, 0, w))
 
     def mean(a: int, b: int, rows: slice = slice(None)) -> float | None:
         a, b = max(a, lo), min(b, hi)
@@ -485,7 +486,8 @@ def _side_darkness(v: _View, obj: Entity, shadow: Region) -> tuple[float, float,
         ref = max(left, right, 1e-3)
         return 1 - left / ref, 1 - right / ref, 0.0
     q = max(1, (ox1 - ox0) // 4)
-    under_rows = slice(base + 1 - y0, base + 3 - y0)
+    first = int(np.ceil(rest * h))  # the first row wholly below the object's base
+    under_rows = slice(first - y0, max(int(np.ceil(shadow.y1 * h)), first + 1) - y0)
     under = mean(ox0 + q, ox1 - q, under_rows)
     beside = [x for x in (mean(ox0 - reach, ox0 - 1, under_rows), mean(ox1 + 1, ox1 + reach, under_rows)) if x]
     ref = max(left, right, 1e-3)
@@ -498,13 +500,15 @@ def _raised(csg: CSG, sup: Entity) -> bool:
     return not is_reflective(sup.cls) and sup not in _surfaces(csg)
 
 
-def _others(v: _View, obj: Entity, rect: Rect) -> Array:
-    """Pixels of ``rect`` inside other things' regions (not grounds, not the object's supports)."""
+def _others(v: _View, obj: Entity, shadow: Effect, rect: Rect) -> Array:
+    """Pixels of ``rect`` inside other things' regions or other shadows (not grounds, not the object's supports)."""
     y0, y1, x0, x1 = rect
     out = np.zeros((y1 - y0, x1 - x0), bool)
     skip = {obj.id} | {p.id for p in v.csg.parents(obj.id, EdgeType.SUPPORTS)} | {e.id for e in _surfaces(v.csg)}
-    for n in v.csg.entities():
-        if n.id not in skip and n.region is not None and category(n.cls) != Category.LIGHT:
+    others = [n for n in v.csg.entities() if n.id not in skip and category(n.cls) != Category.LIGHT]
+    others += [e for e in v.csg.effects(EffectType.SHADOW) if e.id != shadow.id]
+    for n in others:
+        if n.region is not None:
             a, b, c, d = v.rect(n.region)
             out[max(a - y0, 0):max(b - y0, 0), max(c - x0, 0):max(d - x0, 0)] = True
     return out
@@ -559,7 +563,8 @@ def _fill_level(v: _View, cont: Entity, sub: Entity) -> float:
     y0, y1, x0, x1 = v.rect(inner)
     name = _colour_of(sub)
     ref = _rgb(COLOURS[name]) if name else _rgb(SUBSTANCE_RGB.get(sub.cls, (128, 128, 128)))
-    rows = _near_colour(v.img[y0:y1, x0:x1], ref, (0.7, 1.45), 0.16).mean(axis=1)
+    hit = [_near_colour(a[y0:y1, x0:x1], ref, (0.7, 1.45), 0.16) for a in (v.img, v.raw)]
+    rows = (hit[0] | hit[1]).mean(axis=1)
     return float(np.clip(rows, 0.0, 1.0).sum() / max(inner.height * v.size[0], 1.0))
 
 
@@ -623,8 +628,9 @@ def _check_relation(v: _View, src: Entity, dst: Entity, rel: str) -> NodeVerdict
     if a is None or b is None:
         return _fail(nid, "relation", f"cannot place {src.cls if a is None else dst.cls} to check '{rel}'")
     ok = test(a, b)
-    text = f"{src.cls} {rel.replace('_', ' ')} {dst.cls}"
-    return NodeVerdict(nid, "relation", ok, 1.0 if ok else 0.0, text if ok else f"{src.cls} is not {rel.replace('_', ' ')} {dst.cls}")
+    words = rel.replace("_", " ")
+    reason = f"{src.cls} {words} {dst.cls}" if ok else f"{src.cls} is not {words} {dst.cls}"
+    return NodeVerdict(nid, "relation", ok, 1.0 if ok else 0.0, reason)
 
 
 def _relations(v: _View) -> list[NodeVerdict]:

@@ -1,0 +1,83 @@
+"""The shared model core: one backend loaded once, baseline and LINA computed in one call at the same seed.
+
+The app, the API and the scripts all go through an ``Engine``; a lock serialises access to the model
+so concurrent users never interleave on it (the Gradio queue also runs it with concurrency 1).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from .backends.base import Backend
+from .csg import CSG
+from .csg.layout import assign_layout
+from .csg.parser import parse_prompt
+from .imaging import to_pil
+from .lina.interventions import InterventionSettings, generate_lina
+from .sampling import SampleResult, sample
+from .world.judge import Verdict, judge
+
+MAX_SEED = 2**31 - 1
+STEP_RANGE = (4, 50)
+GUIDANCE_RANGE = (1.0, 15.0)
+
+
+@dataclass
+class SideBySide:
+    """Baseline and LINA for one graph and seed, with the judge's verdicts and the denoising trajectories."""
+
+    csg: CSG
+    seed: int
+    steps: int
+    baseline: SampleResult
+    lina: SampleResult
+    baseline_verdict: Verdict
+    lina_verdict: Verdict
+    settings: InterventionSettings
+    trajectory_steps: list[int] = field(default_factory=list)
+
+
+def trajectory_points(steps: int, count: int = 5) -> list[int]:
+    """A few steps spread over the run, dense at the start where the scene's structure is decided."""
+    points = {round((steps - 1) * (k / (count - 1)) ** 2) for k in range(count)}
+    return sorted(points)
+
+
+def check_settings(seed: int, steps: int, guidance: float) -> None:
+    """Out-of-range numbers get a message that says the allowed range."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be between 0 and {MAX_SEED}, got {seed}")
+    if not STEP_RANGE[0] <= steps <= STEP_RANGE[1]:
+        raise ValueError(f"steps must be between {STEP_RANGE[0]} and {STEP_RANGE[1]}, got {steps}")
+    if not GUIDANCE_RANGE[0] <= guidance <= GUIDANCE_RANGE[1]:
+        raise ValueError(f"guidance scale must be between {GUIDANCE_RANGE[0]} and {GUIDANCE_RANGE[1]}, got {guidance}")
+
+
+class Engine:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def parse(prompt: str, seed: int = 0) -> CSG:
+        """Prompt -> graph with its canonical layout (the regions the method and the judge use)."""
+        return assign_layout(parse_prompt(prompt), seed=seed, jitter=0.0)
+
+    def generate(
+        self, csg: CSG, seed: int, steps: int = 20, guidance: float = 5.0,
+        settings: InterventionSettings | None = None, progress: bool = False,
+    ) -> SideBySide:
+        check_settings(seed, steps, guidance)
+        settings = settings or InterventionSettings()
+        settings.validate(steps)
+        points = trajectory_points(steps)
+        with self._lock:
+            baseline = sample(self.backend, [csg.prompt], [seed], steps=steps, guidance_scale=guidance,
+                              trajectory_steps=points, progress=progress)
+            lina = generate_lina(self.backend, csg, [seed], steps, guidance, settings, trajectory_steps=points,
+                                 progress=progress)
+        return SideBySide(
+            csg=csg, seed=seed, steps=steps, baseline=baseline, lina=lina,
+            baseline_verdict=judge(to_pil(baseline.images[0]), csg), lina_verdict=judge(to_pil(lina.images[0]), csg),
+            settings=settings, trajectory_steps=points,
+        )
