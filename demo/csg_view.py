@@ -9,7 +9,7 @@ from PIL import Image
 from lina_core.csg import CSG, Effect, Entity, to_json
 from lina_core.csg.draw import draw_csg, figure_to_image, overlay_regions
 
-NODE_COLUMNS = ["id", "kind", "class / effect", "attributes", "stated or implied", "region (x0, y0, x1, y1)"]
+NODE_COLUMNS = ["on", "id", "kind", "class / effect", "attributes", "stated or implied", "region (x0, y0, x1, y1)"]
 
 
 def node_rows(csg: CSG) -> list[list[str]]:
@@ -23,12 +23,12 @@ def node_rows(csg: CSG) -> list[list[str]]:
             if n.side:
                 attrs.append(f"side={n.side}")
             status = "stated" if n.known else "stated (unknown word)"
-            rows.append([n.id, "entity", n.cls, " ".join(attrs), status, region])
+            rows.append([True, n.id, "entity", n.cls, " ".join(attrs), status, region])
         else:
             assert isinstance(n, Effect)
             attrs = ", ".join(f"{k}={v}" for k, v in n.params.items())
             status = f"implied (hop {n.hop})" if n.implied else "stated"
-            rows.append([n.id, "effect", n.type.value, attrs, status, region])
+            rows.append([True, n.id, "effect", n.type.value, attrs, status, region])
     return rows
 
 

@@ -13,6 +13,7 @@ from .csg import CSG
 from .csg.layout import assign_layout
 from .csg.parser import parse_prompt
 from .imaging import to_pil
+from .lina.embedding import PhysicsDirections, estimate_directions
 from .lina.interventions import InterventionSettings, generate_lina
 from .sampling import SampleResult, sample
 from .world.judge import Verdict, judge
@@ -57,6 +58,14 @@ class Engine:
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._lock = threading.Lock()
+        self._directions: PhysicsDirections | None = None
+
+    @property
+    def directions(self) -> PhysicsDirections:
+        """The backend's physics/texture directions, measured once on first use."""
+        if self._directions is None:
+            self._directions = estimate_directions(self.backend)
+        return self._directions
 
     @staticmethod
     def parse(prompt: str, seed: int = 0) -> CSG:
@@ -74,8 +83,8 @@ class Engine:
         with self._lock:
             baseline = sample(self.backend, [csg.prompt], [seed], steps=steps, guidance_scale=guidance,
                               trajectory_steps=points, progress=progress)
-            lina = generate_lina(self.backend, csg, [seed], steps, guidance, settings, trajectory_steps=points,
-                                 progress=progress)
+            lina = generate_lina(self.backend, csg, [seed], steps, guidance, settings, directions=self.directions,
+                                 trajectory_steps=points, progress=progress)
         return SideBySide(
             csg=csg, seed=seed, steps=steps, baseline=baseline, lina=lina,
             baseline_verdict=judge(to_pil(baseline.images[0]), csg), lina_verdict=judge(to_pil(lina.images[0]), csg),

@@ -10,7 +10,10 @@ says) and judging the image against the *original* graph:
   floating   the object is lifted off its support
   colour     an entity is drawn in another colour
 Every case is also judged after blur (radius 1 px) and noise (sigma 0.05), as a small generator
-would draw it. Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
+would draw it, and in two layouts: "matched" renders laid out at jitter 1 and judged against that
+same layout, and "jitter" renders laid out at the training jitter (0.5, some mirrored) but judged
+against the prompt's canonical layout, as the tiny model's samples are. Pure-noise and blank images
+must score (nearly) nothing. Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
 """
 from __future__ import annotations
 
@@ -35,9 +38,11 @@ from lina_core.csg.parser import parse_prompt  # noqa: E402
 from lina_core.world.judge import Verdict, judge  # noqa: E402
 from lina_core.world.prompts import ood_prompts, sample_prompt, train_prompts_examples  # noqa: E402
 from lina_core.world.render import RenderError, render  # noqa: E402
+from lina_core.world.stream import TRAIN_JITTER  # noqa: E402
 
-JITTER = 1.0
+MATCHED_JITTER = 1.0
 SIZE = 64
+MODES = ("matched", "jitter")
 # A colour swap for the "colour" counterfactual: far from the original in hue or brightness.
 OTHER_COLOUR = {"red": "blue", "green": "red", "blue": "yellow", "yellow": "purple", "orange": "blue",
                 "purple": "yellow", "pink": "green", "white": "black", "black": "white", "gray": "red",
@@ -59,18 +64,25 @@ class Case:
 class Scene:
     prompt: str
     seed: int
-    csg: CSG  # laid out
+    csg: CSG  # laid out as drawn
+    judged: CSG  # laid out as judged: the same layout, or the canonical one
+    jitter: float
 
 
-def scene(prompt: str, seed: int) -> Scene:
-    return Scene(prompt, seed, assign_layout(parse_prompt(prompt), seed=seed, jitter=JITTER))
+def scene(prompt: str, seed: int, mode: str = "matched") -> Scene:
+    """"matched": drawn and judged in one layout at jitter 1; "jitter": drawn at the training jitter,
+    judged against the canonical layout (jitter 0), as the tiny model's samples are."""
+    jitter = MATCHED_JITTER if mode == "matched" else TRAIN_JITTER
+    csg = assign_layout(parse_prompt(prompt), seed=seed, jitter=jitter)
+    judged = csg if mode == "matched" else assign_layout(parse_prompt(prompt), seed=0, jitter=0.0)
+    return Scene(prompt, seed, csg, judged, jitter)
 
 
 def _relaid(s: Scene, edit: Callable[[CSG], None]) -> CSG:
     """The prompt's graph edited, then laid out with the scene's seed (same noise, same places)."""
     g = parse_prompt(s.prompt)
     edit(g)
-    return assign_layout(g, seed=s.seed, jitter=JITTER)
+    return assign_layout(g, seed=s.seed, jitter=s.jitter)
 
 
 def _draw(g: CSG, seed: int) -> Image.Image:
@@ -175,7 +187,7 @@ def cases(s: Scene) -> list[Case]:
 
     A counterfactual the renderer draws (nearly) like the correct image is dropped: a shadow that
     would fall off a narrow support, a reflection of a sliver. No judge could tell them apart."""
-    out = [Case(s.prompt, "correct", s.csg, _draw(s.csg, s.seed))]
+    out = [Case(s.prompt, "correct", s.judged, _draw(s.csg, s.seed))]
     for kind, make in COUNTERFACTUALS.items():
         for target, g in make(s):
             try:
@@ -183,7 +195,7 @@ def cases(s: Scene) -> list[Case]:
             except RenderError:
                 continue
             if visible_change(out[0].image, image):
-                out.append(Case(s.prompt, kind, s.csg, image, target))
+                out.append(Case(s.prompt, kind, s.judged, image, target))
     return out
 
 
@@ -247,14 +259,18 @@ def _node_type(csg: CSG, nid: str, kind: str) -> str:
     return node.type.value if kind == "effect" else f"entity:{node.cls}"
 
 
-def scenes(n: int, seed: int) -> list[Scene]:
-    """The fixed train/OOD prompt lists, then ``n`` sampled prompts from each split."""
+def prompts(n: int, seed: int) -> list[tuple[str, int]]:
+    """The fixed train/OOD prompt lists, then ``n`` sampled prompts from each split; a seed for each."""
     rng = random.Random(seed)
-    prompts = [p.prompt for p in ood_prompts() + train_prompts_examples()]
+    texts = [p.prompt for p in ood_prompts() + train_prompts_examples()]
     for _ in range(n):
-        prompts.append(sample_prompt(rng, "train").prompt)
-        prompts.append(sample_prompt(rng, "ood").prompt)
-    return [scene(p, rng.randrange(2**31)) for p in prompts]
+        texts.append(sample_prompt(rng, "train").prompt)
+        texts.append(sample_prompt(rng, "ood").prompt)
+    return [(p, rng.randrange(2**31)) for p in texts]
+
+
+def scenes(n: int, seed: int, mode: str = "matched") -> list[Scene]:
+    return [scene(p, s, mode) for p, s in prompts(n, seed)]
 
 
 def validate(all_scenes: list[Scene], seed: int = 0) -> tuple[Tally, Tally, float]:
@@ -271,19 +287,44 @@ def validate(all_scenes: list[Scene], seed: int = 0) -> tuple[Tally, Tally, floa
     return clean, noisy, spent / max(count, 1)
 
 
+def null_images(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """What an untrained model draws: pixel noise, smooth colour blobs, a flat grey."""
+    blobs = np.asarray(Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8)).resize((SIZE, SIZE),
+                                                                                             Image.BICUBIC))
+    return {"uniform noise": rng.random((SIZE, SIZE, 3)).astype(np.float32),
+            "gaussian noise": np.clip(0.5 + 0.25 * rng.standard_normal((SIZE, SIZE, 3)), 0, 1).astype(np.float32),
+            "colour blobs": blobs.astype(np.float32) / 255.0,
+            "blank": np.full((SIZE, SIZE, 3), 0.6, np.float32)}
+
+
+def null_scores(graphs: list[CSG], seed: int = 0) -> dict[str, tuple[float, float]]:
+    """Mean (texture, physical) per kind of meaningless image, judged against every graph."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for g in graphs:
+        for name, image in null_images(rng).items():
+            v = judge(image, g)
+            out[name].append((v.texture, v.physical))
+    return {k: tuple(np.mean(vals, axis=0).tolist()) for k, vals in out.items()}
+
+
 # -- report --------------------------------------------------------------------------------------
-def table(clean: Tally, noisy: Tally) -> str:
-    lines = [f"{'':28s}{'clean':>10s}{'blur+noise':>12s}", "correct renders (pass rate per node type)"]
-    for key in sorted(set(clean.node_pass) | set(noisy.node_pass)):
-        c, d = clean.node_pass.get(key, [0, 0]), noisy.node_pass.get(key, [0, 0])
-        lines.append(f"  {key:26s}{_rate(c):>10s}{_rate(d):>12s}   (n={c[1]})")
-    lines.append(f"  {'MEAN over node types':26s}{clean.correct_score():10.3f}{noisy.correct_score():12.3f}")
-    lines.append(f"  {'all node checks':26s}{clean.node_rate():10.3f}{noisy.node_rate():12.3f}")
+def table(tallies: dict[str, Tally]) -> str:
+    """One column per tally (e.g. matched/jitter x clean/noisy)."""
+    cols = list(tallies)
+    ts = list(tallies.values())
+    head = "".join(f"{c:>16s}" for c in cols)
+    lines = [f"{'':28s}{head}", "correct renders (pass rate per node type)"]
+    for key in sorted(set().union(*[t.node_pass for t in ts])):
+        lines.append(f"  {key:26s}" + "".join(f"{_rate(t.node_pass.get(key, [0, 0])):>16s}" for t in ts)
+                     + f"   (n={ts[0].node_pass.get(key, [0, 0])[1]})")
+    lines.append(f"  {'MEAN over node types':26s}" + "".join(f"{t.correct_score():16.3f}" for t in ts))
+    lines.append(f"  {'all node checks':26s}" + "".join(f"{t.node_rate():16.3f}" for t in ts))
     lines.append("counterfactuals (right node fails)")
     for kind in COUNTERFACTUALS:
-        c, d = clean.caught.get(kind, [0, 0]), noisy.caught.get(kind, [0, 0])
-        lines.append(f"  {kind:26s}{_rate(c):>10s}{_rate(d):>12s}   (n={c[1]})")
-    lines.append(f"  {'ALL':26s}{clean.catch_rate():10.3f}{noisy.catch_rate():12.3f}")
+        lines.append(f"  {kind:26s}" + "".join(f"{_rate(t.caught.get(kind, [0, 0])):>16s}" for t in ts)
+                     + f"   (n={ts[0].caught.get(kind, [0, 0])[1]})")
+    lines.append(f"  {'ALL':26s}" + "".join(f"{t.catch_rate():16.3f}" for t in ts))
     return "\n".join(lines)
 
 
@@ -331,14 +372,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--examples", default="/tmp/judge_examples.png")
     args = ap.parse_args()
-    all_scenes = scenes(args.n, args.seed)
-    clean, noisy, spent = validate(all_scenes, seed=args.seed)
-    print(f"{len(all_scenes)} scenes ({args.n} train + {args.n} ood sampled, plus the fixed lists)")
-    print(table(clean, noisy))
-    print(f"judge time per {SIZE}x{SIZE} image: {1000 * spent:.2f} ms")
+    tallies: dict[str, Tally] = {}
+    spent, failures = [], []
+    for mode in MODES:
+        all_scenes = scenes(args.n, args.seed, mode)
+        clean, noisy, t = validate(all_scenes, seed=args.seed)
+        tallies[f"{mode} clean"], tallies[f"{mode} noisy"] = clean, noisy
+        spent.append(t)
+        failures += clean.failures + noisy.failures
+    print(f"{len(all_scenes)} scenes per layout mode ({args.n} train + {args.n} ood sampled, plus the fixed lists)")
+    print(table(tallies))
+    print(f"judge time per {SIZE}x{SIZE} image: {1000 * float(np.mean(spent)):.2f} ms")
+    for name, (tex, phys) in null_scores([s.judged for s in all_scenes]).items():
+        print(f"  {name:16s} texture {tex:.3f}  physical {phys:.3f}")
     examples_sheet(_example_items(all_scenes), args.examples)
     print(f"examples: {args.examples}")
-    for case, verdict in (clean.failures + noisy.failures)[:25]:
+    for case, verdict in failures[:25]:
         bad = "; ".join(f"{n.node_id}: {n.reason}" for n in verdict.nodes if not n.passed) or "(target passed)"
         print(f"  MISS [{case.kind}{' -> ' + case.target if case.target else ''}] {case.prompt!r}: {bad}")
 

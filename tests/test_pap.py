@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from lina_core.cli import main
-from lina_core.csg.serialize import from_json
+from lina_core.csg.serialize import from_json, to_dict
 from lina_core.world.pap import (
     ARROW_DIR, FEATURES, MODEL, PARQUET_DIR, BuildSpec, PapSourceError, build_pap, load_pap, make_row,
     rows_to_samples,
@@ -74,10 +74,12 @@ def test_masks_align_with_the_image(ds: datasets.Dataset) -> None:
 
 
 def test_role_masks_are_the_unions_of_the_rendered_node_masks(ds: datasets.Dataset) -> None:
-    """Redraw each row from its prompt and seed: mask_object covers exactly the entity pixels."""
+    """Redraw each row from its prompt and seed: same graph, same masks; mask_object is exactly the entity pixels."""
     for row, record in zip(ds, rows_to_samples(ds)):
         sample = PromptSample(row["prompt"], row["category"], row["subcategory"])
         scene = make_scene(sample, seed=row["seed"], size=SIZE)
+        stored = json.loads(row["metadata"])["csg"]
+        assert stored == json.loads(json.dumps(to_dict(scene.csg))), "metadata holds the graph that was drawn"
         entities = [n.id for n in scene.csg.entities()]
         effects = [n.id for n in scene.csg.effects()]
         assert set(record.masks) == {"mask_object", "mask_effect", *entities, *effects}

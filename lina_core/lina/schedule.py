@@ -45,8 +45,11 @@ def reallocated_timesteps(scheduler_config: Mapping[str, Any] | Any, steps: int,
     """
     T = int(_config(scheduler_config)["num_train_timesteps"])
     _check(steps, gamma, T)
-    frac = np.arange(steps, dtype=np.float64) / steps
-    t = np.round(T * (1.0 - frac ** gamma)) - 1
+    if gamma == 1.0:  # the trailing grid exactly as diffusers computes it (same float rounding)
+        t = np.round(np.arange(T, 0, -T / steps)) - 1
+    else:
+        frac = np.arange(steps, dtype=np.float64) / steps
+        t = np.round(T * (1.0 - frac ** gamma)) - 1
     for i in range(1, steps):  # strictly decreasing
         t[i] = min(t[i], t[i - 1] - 1)
     return [float(v) for v in t]
@@ -57,16 +60,20 @@ def reallocated_sigmas(scheduler_config: Mapping[str, Any] | Any, steps: int, ga
     _check(steps, gamma)
     cfg = _config(scheduler_config)
     T = int(cfg["num_train_timesteps"])
-    shift = float(cfg.get("shift", 1.0))
-    # The scheduler's own range: sigma_max = 1 and sigma_min = the shifted 1/T (what __init__ stores and
-    # the default set_timesteps interpolates between, before shifting again).
-    s_max, s_min = 1.0, shift * (1.0 / T) / (1 + (shift - 1) * (1.0 / T))
+    s_max, s_min = 1.0, _flow_sigma_min(T, float(cfg.get("shift", 1.0)))
     if steps == 1:
         return [s_max]
     if gamma == 1.0:  # bit-identical to the scheduler's default spacing
         return [float(v) for v in np.linspace(s_max * T, s_min * T, steps) / T]
     frac = np.arange(steps, dtype=np.float64) / (steps - 1)
     return [float(v) for v in s_max - (s_max - s_min) * frac ** gamma]
+
+
+def _flow_sigma_min(T: int, shift: float) -> float:
+    """The scheduler's own lower end: 1/T shifted, in float32 as its ``__init__`` computes it (the default
+    ``set_timesteps`` interpolates between 1 and this value, then shifts again)."""
+    s = np.float32(1.0) / np.float32(T)
+    return float(np.float32(shift) * s / (np.float32(1.0) + np.float32(shift - 1.0) * s))
 
 
 def is_flow_matching(scheduler: Any) -> bool:

@@ -31,7 +31,8 @@ def _run(args: argparse.Namespace) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"wrote {report.rows} rows to {report.out} ({len(report.parquet_files)} parquet shard(s), arrow, README.md)")
     print(f"throughput: {report.images_per_s:.0f} images/s at {spec.size}x{spec.size} with {spec.num_proc} "
-          f"process(es), {report.seconds:.1f} s; load average {load} on {os.cpu_count()} cores")
+          f"process(es), {report.seconds:.1f} s; {report.images_per_cpu_s:.0f} images per CPU-second; "
+          f"load average {load} on {os.cpu_count()} cores")
     return 0
 
 

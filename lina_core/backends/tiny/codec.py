@@ -16,7 +16,10 @@ from diffusers.models.modeling_utils import ModelMixin
 
 class SpaceToDepthCodec(ModelMixin, ConfigMixin):
     @register_to_config
-    def __init__(self, factor: int = 4, in_channels: int = 3, scaling_factor: float = 1.0) -> None:
+    def __init__(self, factor: int = 4, in_channels: int = 3, scaling_factor: float = 1.0,
+                 block_out_channels: list[int] | None = None, latent_channels: int | None = None) -> None:
+        """``block_out_channels`` and ``latent_channels`` are derived from ``factor`` (accepted so a saved config
+        loads back without warnings)."""
         super().__init__()
         if factor < 1 or factor & (factor - 1):
             raise ValueError(f"factor must be a power of two, got {factor}")

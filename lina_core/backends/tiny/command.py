@@ -16,7 +16,6 @@ class TrainConfig:
     lr: float = 3e-4
     seed: int = 0
     prompt_dropout: float = 0.1
-    min_snr_gamma: float = 5.0
     ema_decay: float = 0.999
     checkpoint_every: int = 250
     sample_every: int = 500

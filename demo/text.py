@@ -1,0 +1,43 @@
+"""The teaching text shown beside the controls: what each part does in the method."""
+
+PAPER_URL = "https://arxiv.org/abs/2512.13290"
+
+HEADER = f"""
+# LINA: learning interventions for physically aligned diffusion
+Open reference implementation of *LINA: Learning INterventions Adaptively for Physical Alignment and
+Generalization in Diffusion Models* ([arXiv 2512.13290]({PAPER_URL})). A prompt is parsed into a **Causal Scene
+Graph (CSG)** — the entities it names, the physical effects that follow (reflections, shadows, contact, fill
+levels, who acts on whom; *implied* when the prompt does not say them) and a region per node. LINA then steers
+the frozen model at sampling time in those regions, in the prompt embedding and in the noise schedule.
+
+**The model here** is a small diffusion model (8.8M-parameter UNet, 64×64) that we trained on a synthetic physics
+world on 2 CPU cores, on a deliberately biased training split: it never saw reflections in *small* mirrors,
+a bird eating a snake, jars filled over half, a cube lit from the right, or a person on sand next to water. The
+paper's prompts below are therefore out of distribution for it — the failure LINA is meant to fix. On a GPU,
+the same code runs Stable Diffusion 3.5 or Wan2.2.
+"""
+
+GENERATE_HELP = """
+*Run* draws the **baseline** (the model as it is) and **LINA** (same model, same seed, same number of steps,
+with the interventions below) and scores both with the world's judge, node by node.
+"""
+
+INTERVENTION_HELP = """
+* **Prompt-embedding guidance** adds a *physics direction* (measured from prompt pairs that differ in one
+  physical factor, kept orthogonal to colour directions) to the tokens of each effect's parent entities — the
+  paper's finding that the embedding separates texture from physics.
+* **Visual-latent guidance** pulls the model's predicted clean image toward what the graph requires *inside each
+  node's region* (a reflection clipped to the mirror, a shadow opposite the light, a jar filled to its level)
+  during the first steps only — the causal structure is fixed early.
+"""
+
+SCHEDULE_HELP = """
+**Schedule reallocation** keeps the step count and moves steps to high noise (γ > 1), where the scene's layout is
+decided: the plot shows where each step lands.
+"""
+
+HOW_TO_READ = """
+**Reading the graph.** Solid boxes are entities the prompt names; dashed boxes are *implied* effects a physicist
+would add (hop = inference steps from the text). Arrows are causal: a mirror *reflects* into the reflection, which
+it also bounds; an object *casts* its shadow; a support *supports*.
+"""

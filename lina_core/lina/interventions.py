@@ -1,0 +1,147 @@
+"""LINA's interventions composed into one run: the settings θ, the hooks they make, and ``generate_lina``.
+
+θ = (embedding strength per effect type, latent strength and window, schedule gamma, enabled nodes).
+The predictor outputs θ per prompt; the app lets the user override every field; evaluation calls
+``generate_lina``. The baseline is ``sample`` with no hooks and the default schedule, so with all
+strengths 0 and gamma 1 LINA *is* the baseline, bit for bit.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..backends.base import Backend
+from ..csg.graph import CSG
+from ..sampling import SampleResult, StepHook, sample
+from .embedding import EFFECT_TYPES, EmbeddingGuidance, PhysicsDirections, estimate_directions
+from .latent import LatentGuidance, codec_for, guided_nodes
+from .schedule import GAMMA_RANGE, schedule_for
+
+STRENGTH_RANGE = (0.0, 3.0)
+DEFAULT_LATENT_SHARE = 0.3  # default latent window: the first 30% of the steps, where structure forms
+
+
+def _default_embedding() -> dict[str, float]:
+    return {t: 0.5 for t in EFFECT_TYPES}
+
+
+@dataclass
+class InterventionSettings:
+    """One θ. Windows are [start, end) step indices; None means the default (all steps for the embedding,
+    the first 30% for the latent guidance). ``nodes`` None enables every effect node of the graph; a list
+    enables exactly those (entity ids turn on their colour pull)."""
+
+    embedding: dict[str, float] = field(default_factory=_default_embedding)
+    embedding_window: tuple[int, int] | None = None
+    latent_strength: float = 1.0
+    latent_window: tuple[int, int] | None = None
+    gamma: float = 1.5
+    nodes: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self, steps: int | None = None) -> InterventionSettings:
+        """Raise ValueError naming the field for anything out of range (windows need the step count)."""
+        unknown = set(self.embedding) - set(EFFECT_TYPES)
+        if unknown:
+            raise ValueError(f"embedding: unknown effect types {sorted(unknown)}; use {list(EFFECT_TYPES)}")
+        for kind, value in self.embedding.items():
+            _check_range(f"embedding[{kind!r}]", value, STRENGTH_RANGE)
+        _check_range("latent_strength", self.latent_strength, STRENGTH_RANGE)
+        _check_range("gamma", self.gamma, GAMMA_RANGE)
+        if self.nodes is not None and not all(isinstance(n, str) for n in self.nodes):
+            raise ValueError(f"nodes: expected a list of node ids, got {self.nodes!r}")
+        for name in ("embedding_window", "latent_window"):
+            window = getattr(self, name)
+            if window is None:
+                continue
+            if len(window) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in window):
+                raise ValueError(f"{name}: expected two integer step indices (start, end), got {window!r}")
+            a, b = window
+            if not 0 <= a < b:
+                raise ValueError(f"{name}: need 0 <= start < end (an empty window would do nothing), got {window}")
+            if steps is not None and b > steps:
+                raise ValueError(f"{name}: end {b} is past the {steps} sampling steps")
+        return self
+
+    def windows(self, steps: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(embedding window, latent window) for a run of ``steps``, defaults resolved."""
+        self.validate(steps)
+        emb = self.embedding_window or (0, steps)
+        lat = self.latent_window or (0, max(1, math.ceil(DEFAULT_LATENT_SHARE * steps)))
+        return emb, lat
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for name in ("embedding_window", "latent_window"):
+            if d[name] is not None:
+                d[name] = list(d[name])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> InterventionSettings:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown intervention settings {sorted(unknown)}; expected some of {sorted(names)}")
+        d = dict(d)
+        for name in ("embedding_window", "latent_window"):
+            if d.get(name) is not None:
+                d[name] = tuple(d[name])
+        if d.get("nodes") is not None:
+            d["nodes"] = list(d["nodes"])
+        if "embedding" in d:
+            d["embedding"] = {**_default_embedding(), **{str(k): v for k, v in d["embedding"].items()}}
+        return cls(**d)
+
+    @classmethod
+    def off(cls) -> InterventionSettings:
+        """Every intervention off: ``generate_lina`` then reproduces the baseline exactly."""
+        return cls(embedding={t: 0.0 for t in EFFECT_TYPES}, latent_strength=0.0, gamma=1.0)
+
+
+def _check_range(name: str, value: Any, bounds: tuple[float, float]) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name}: expected a number, got {value!r}")
+    if not bounds[0] <= value <= bounds[1]:
+        raise ValueError(f"{name} must be in [{bounds[0]}, {bounds[1]}], got {value}")
+
+
+def _directions(backend: Backend, directions: PhysicsDirections | str | Path | None) -> PhysicsDirections:
+    if isinstance(directions, PhysicsDirections):
+        return directions
+    return estimate_directions(backend, cache=directions)
+
+
+def build_interventions(backend: Backend, csg: CSG, settings: InterventionSettings, steps: int,
+                        directions: PhysicsDirections | str | Path | None = None,
+                        ) -> tuple[list[StepHook], dict[str, list[float]]]:
+    """The hooks and the schedule kwargs for ``sample``. ``directions`` may be measured ones, a cache file,
+    or None (measured now, a second or two on the tiny model). Switched-off parts make no hook."""
+    emb_window, lat_window = settings.windows(steps)
+    nodes = guided_nodes(csg, settings.nodes)  # raises on ids that are not in the graph
+    if not csg.effects() and not any(csg.node(n).kind == "entity" for n in nodes):
+        warnings.warn("the graph has no effect nodes: only the schedule is changed", stacklevel=2)
+    hooks: list[StepHook] = []
+    if any(v > 0 for v in settings.embedding.values()) and csg.effects():
+        hooks.append(EmbeddingGuidance(settings.embedding, _directions(backend, directions), csg, emb_window,
+                                       nodes=settings.nodes))
+    if settings.latent_strength > 0 and nodes:
+        hooks.append(LatentGuidance(codec_for(backend), settings.latent_strength, csg, lat_window,
+                                    nodes=settings.nodes))
+    schedule = {} if settings.gamma == 1.0 else schedule_for(backend.scheduler, steps, settings.gamma)
+    return hooks, schedule
+
+
+def generate_lina(backend: Backend, csg: CSG, seeds: Sequence[int], steps: int = 20, guidance: float = 5.0,
+                  settings: InterventionSettings | None = None, *,
+                  directions: PhysicsDirections | str | Path | None = None, **sample_kwargs: Any) -> SampleResult:
+    """One LINA image per seed for the graph's prompt: the baseline loop plus the interventions of θ."""
+    settings = InterventionSettings() if settings is None else settings  # None: the fixed global θ
+    hooks, schedule = build_interventions(backend, csg, settings, steps, directions)
+    return sample(backend, [csg.prompt] * len(seeds), seeds, steps, guidance, hooks=hooks, **schedule,
+                  **sample_kwargs)

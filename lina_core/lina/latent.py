@@ -1,0 +1,499 @@
+"""Visual-latent guidance by projection on the clean estimate x̂0 (no backward pass through the model).
+
+At each step of an early window the hook reads the sampler's x̂0, builds for every enabled CSG node
+a target x̂0* from the model's OWN x̂0 and the graph's layout regions (never from a ground-truth
+image), and moves the next latents so that their clean component moves towards it, inside the
+node's masks only:
+
+    x_{t-1} <- x_{t-1} + s * (1 - sigma_{t-1}/sigma_t) * encode(M * (x̂0* - x̂0))
+
+Why that factor. The Euler step the sampler takes is x_{t-1} = x_t + (sigma_{t-1} - sigma_t) * d with
+d = (x_t - x̂0) / sigma_t, i.e. x_{t-1} = x̂0 + r * (x_t - x̂0) with r = sigma_{t-1}/sigma_t. Had the
+model predicted x̂0 + D instead of x̂0 (same x_t), the step would have landed at x_{t-1} + (1 - r) * D.
+So adding (1 - r) * D is exactly the step the sampler would have taken from the corrected
+prediction, with the noise part untouched ("re-noised consistently with the sampler"). The same
+algebra holds for flow matching (x_t = (1 - sigma) x0 + sigma * eps, velocity = (x_t - x̂0) / sigma),
+so r is read from the step itself, r = <x_{t-1} - x̂0, x_t - x̂0> / |x_t - x̂0|^2, exact for any such
+first-order step and free of scheduler bookkeeping. s = 1 is the full projection.
+
+Targets are built in a working space given by a ``Codec``: pixels for a backend whose "VAE" is a
+cheap exact bijection (the tiny model's space-to-depth), the latent grid itself for others (regions
+resized to the latent grid; colours from the VAE encoder). The target builders only take medians,
+flips and mixes of the working image, so they run unchanged in either space.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol
+
+import numpy as np
+import torch
+
+from ..backends.base import Backend
+from ..csg.graph import CSG, EdgeType, Effect, EffectType, Entity, Region
+from ..csg.layout import container_interior, region_mask
+from ..csg.vocab import COLOURS, Category, canonical_colour, category
+from ..sampling import StepState
+
+Tensor = torch.Tensor
+RGB = tuple[int, int, int]
+
+MIRROR_MIX, WATER_MIX = 0.6, 0.3  # how much of the object a reflection shows (the rest is the surface's colour)
+SHADOW_DARKNESS = 0.5
+FOREGROUND_SHARE = 0.5  # a pixel at least this share of the most object-like pixel's distance counts as object
+SUBSTANCE_ROWS, EMPTY_ROWS = 0.2, 0.15  # interior shares read for the substance and the empty colour
+
+
+# -- codecs ---------------------------------------------------------------------------------------
+
+class Codec(Protocol):
+    """Latents <-> the working space where targets are built (pixels, or the latent grid itself)."""
+
+    def to_pixels(self, latents: Tensor) -> Tensor: ...
+
+    def to_latents(self, pixels: Tensor) -> Tensor: ...
+
+    def colour(self, rgb: RGB) -> Tensor | None:
+        """A flat colour as a [C] vector of the working space (None when it cannot be known)."""
+
+
+class ExactCodec:
+    """Pixels in [0, 1] through the backend's decode and its VAE's exact inverse (space-to-depth)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.vae = getattr(backend, "vae")
+
+    @staticmethod
+    def fits(backend: Backend, size: int = 16) -> bool:
+        """Does ``vae.encode`` return latents that ``backend.decode`` maps back exactly? (tried on a small image)"""
+        vae = getattr(backend, "vae", None)
+        if vae is None or not hasattr(vae, "encode"):
+            return False
+        pixels = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
+        try:
+            with torch.no_grad():
+                latents = vae.encode((pixels * 2 - 1).to(backend.device, backend.dtype))
+                if not isinstance(latents, Tensor):
+                    return False
+                back = backend.decode(latents).float().cpu()
+        except (RuntimeError, ValueError, TypeError):
+            return False
+        return back.shape == pixels.shape and torch.allclose(back, pixels, atol=1e-5)
+
+    def to_pixels(self, latents: Tensor) -> Tensor:
+        return self.backend.decode(latents).float()
+
+    def to_latents(self, pixels: Tensor) -> Tensor:
+        return self.vae.encode(pixels * 2 - 1)
+
+    def colour(self, rgb: RGB) -> Tensor:
+        return torch.tensor(rgb, dtype=torch.float32) / 255.0
+
+
+class LatentSpaceCodec:
+    """Works on the latent grid itself (an invertible decode would cost a VAE pass per step)."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.vae = getattr(backend, "vae", None)
+        self._colours: dict[RGB, Tensor | None] = {}
+
+    def to_pixels(self, latents: Tensor) -> Tensor:
+        return latents.float()
+
+    def to_latents(self, pixels: Tensor) -> Tensor:
+        return pixels
+
+    def colour(self, rgb: RGB) -> Tensor | None:
+        """The mean latent of a flat patch of that colour, through the VAE encoder (once per colour)."""
+        if rgb not in self._colours:
+            self._colours[rgb] = self._encode_flat(rgb)
+        return self._colours[rgb]
+
+    def _encode_flat(self, rgb: RGB) -> Tensor | None:
+        if self.vae is None or not hasattr(self.vae, "encode"):
+            return None
+        side = 8 * 2 ** (len(getattr(self.vae.config, "block_out_channels", [0])) - 1)
+        patch = (torch.tensor(rgb, dtype=torch.float32) / 127.5 - 1).view(1, 3, 1, 1).expand(1, 3, side, side)
+        with torch.no_grad():
+            out = self.vae.encode(patch.to(self.backend.device, self.backend.dtype))
+        dist = getattr(out, "latent_dist", None)
+        latents = dist.mean if dist is not None else out
+        shift = getattr(self.vae.config, "shift_factor", None) or 0.0
+        scale = getattr(self.vae.config, "scaling_factor", 1.0)
+        return ((latents - shift) * scale).float().mean(dim=(0, 2, 3)).cpu()
+
+
+def codec_for(backend: Backend) -> Codec:
+    return ExactCodec(backend) if ExactCodec.fits(backend) else LatentSpaceCodec(backend)
+
+
+# -- geometry helpers -----------------------------------------------------------------------------
+
+def _clipped(x0: float, y0: float, x1: float, y1: float) -> Region | None:
+    x0, y0, x1, y1 = max(x0, 0.0), max(y0, 0.0), min(x1, 1.0), min(y1, 1.0)
+    return Region(x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
+
+def _mask(region: Region | None, h: int, w: int) -> np.ndarray:
+    return region_mask(region, h, w) if region is not None else np.zeros((h, w), bool)
+
+
+def unclipped_reflection(obj: Region, surface: Region) -> Region | None:
+    """Where the object mirrored about its contact line would lie if nothing clipped it (inside the image)."""
+    line = max(surface.y0, obj.y1)
+    return _clipped(obj.x0, 2 * line - obj.y1, obj.x1, 2 * line - obj.y0)
+
+
+def _wrong_side(shadow: Region, obj: Region) -> Region | None:
+    """The shadow box mirrored about the object's centre line: where a shadow must NOT be."""
+    cx = (obj.x0 + obj.x1) / 2
+    return _clipped(2 * cx - shadow.x1, shadow.y0, 2 * cx - shadow.x0, shadow.y1)
+
+
+def _erode(m: np.ndarray) -> np.ndarray:
+    """One pixel off every side of a mask (a mirror's frame); a mask too thin to erode is kept."""
+    out = ~_dilate(~m)
+    return out if out.any() else m
+
+
+def _dilate(m: np.ndarray) -> np.ndarray:
+    """One pixel added on every side of a mask (4-neighbourhood)."""
+    p = np.pad(m, 1)
+    return m | p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
+
+
+def _entity(csg: CSG, nid: object) -> Entity | None:
+    node = csg.node(nid) if isinstance(nid, str) and nid in csg else None
+    return node if isinstance(node, Entity) and node.region is not None else None
+
+
+def _is_thing(csg: CSG, node: Entity) -> bool:
+    """Drawn on top of the ground (objects, animals, containers...), as opposed to ground bands and supports."""
+    return category(node.cls) not in (Category.SURFACE, Category.SUBSTANCE, Category.SUPPORT) or bool(
+        csg.parents(node.id, EdgeType.CONTAINS))
+
+
+def _things(csg: CSG, h: int, w: int, skip: Iterable[str] = ()) -> np.ndarray:
+    out = np.zeros((h, w), bool)
+    for ent in csg.entities():
+        if ent.region is not None and ent.id not in skip and _is_thing(csg, ent):
+            out |= region_mask(ent.region, h, w)
+    return out
+
+
+# -- colour statistics on the working image ---------------------------------------------------------
+
+def _row_median(x: Tensor, keep: np.ndarray) -> Tensor:
+    """Per-row, per-channel median of the kept pixels of x [C, H, W] -> [C, H]; an empty row copies the
+    nearest row that has some (all rows empty: the whole image's median)."""
+    c, h, w = x.shape
+    k = torch.from_numpy(keep)
+    n = k.sum(1)
+    if not bool(n.any()):
+        return x.reshape(c, -1).median(1).values[:, None].expand(c, h).clone()
+    vals = torch.where(k[None], x, torch.full_like(x, float("inf"))).sort(dim=2).values
+    med = vals.gather(2, ((n - 1).clamp_min(0) // 2).view(1, h, 1).expand(c, h, 1))[..., 0]
+    rows = torch.arange(h)
+    valid = rows[n > 0]
+    nearest = valid[(rows[:, None] - valid[None, :]).abs().argmin(1)]
+    return med[:, nearest]
+
+
+def _median(x: Tensor, keep: np.ndarray, fallback: np.ndarray | None = None) -> Tensor:
+    """Per-channel median of x [C, H, W] over ``keep`` (else over ``fallback``, else over everything)."""
+    for m in (keep, fallback):
+        if m is not None and m.any():
+            return x[:, torch.from_numpy(m)].median(1).values
+    return x.reshape(x.shape[0], -1).median(1).values
+
+
+def _foreground(x: Tensor, region: np.ndarray, background: Tensor) -> Tensor:
+    """How object-like each pixel is, in [0, 1]: distance from the row background, relative to the most
+    distant pixel of ``region`` (scale-free, so it means the same in pixel and latent space)."""
+    d = (x - background[:, :, None]).norm(dim=0)
+    top = d[torch.from_numpy(region)].max() if region.any() else d.max()
+    return (d / (FOREGROUND_SHARE * top).clamp_min(1e-6)).clamp(0, 1)
+
+
+def _paint(value: Tensor, mask: Tensor, where: np.ndarray, colour: Tensor) -> None:
+    """Set the target to a colour ([C] or [C, H] per row) on ``where`` (in place)."""
+    w = torch.from_numpy(where)
+    col = colour[:, :, None].expand_as(value) if colour.dim() == 2 else colour[:, None, None].expand_as(value)
+    value[:, w] = col[:, w]
+    mask |= w
+
+
+# -- targets ----------------------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    """Where (mask [H, W]) the working image should take which values (value [C, H, W])."""
+
+    mask: Tensor
+    value: Tensor
+
+
+Builder = Callable[[CSG, Effect, Tensor, Codec], Target | None]
+
+
+def _blank(x: Tensor) -> Target:
+    return Target(torch.zeros(x.shape[1:], dtype=torch.bool), x.clone())
+
+
+def reflection_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
+    """Inside the surface: the object's pixels flipped about the contact line, mixed towards the surface's
+    colour; outside the surface but inside the unclipped reflection: the surrounding ground (no spill)."""
+    obj, surf = _entity(csg, eff.params.get("object")), _entity(csg, eff.params.get("surface"))
+    if obj is None or surf is None:
+        return None
+    box = unclipped_reflection(obj.region, surf.region)
+    if box is None:
+        return None
+    c, h, w = x.shape
+    out = _blank(x)
+    zone, on_surface = _mask(box, h, w), region_mask(surf.region, h, w)
+    glass = on_surface if surf.cls == "water" else _erode(on_surface)  # a mirror keeps its frame
+    # The spill zone starts one pixel off the surface: its frame (or shore) is the surface's own edge.
+    inside, spill = zone & glass, zone & ~_dilate(on_surface) & ~_things(csg, h, w, skip=(obj.id,))
+    for shadow in csg.effects(EffectType.SHADOW):  # a shadow there is no spill
+        if shadow.region is not None:
+            spill &= ~region_mask(shadow.region, h, w)
+    obj_mask = region_mask(obj.region, h, w)
+    # Inside: source row mirrored about the line, weighted by how object-like the source pixel is.
+    line = int(round(max(surf.region.y0, obj.region.y1) * h))
+    src = (2 * line - 1 - torch.arange(h)).clamp(0, h - 1)
+    backdrop = _row_median(x, ~obj_mask & ~zone & ~on_surface)
+    weight = (_foreground(x, obj_mask, backdrop) * torch.from_numpy(obj_mask).float())[src]
+    plain = glass & ~(zone & (weight > 0.5).numpy())  # glass with no object mirrored onto it
+    colour = _median(x, plain, glass)
+    mix = WATER_MIX if surf.cls == "water" else MIRROR_MIX
+    flipped = colour[:, None, None] + mix * weight[None] * (x[:, src] - colour[:, None, None])
+    sel = torch.from_numpy(inside)
+    out.value[:, sel] = flipped[:, sel]
+    out.mask |= sel
+    # Outside the surface: the ground around it, row by row.
+    ground = _row_median(x, ~zone & ~on_surface & ~_things(csg, h, w))
+    _paint(out.value, out.mask, spill, ground)
+    return out
+
+
+def shadow_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
+    """Darken the ground in the shadow's region (opposite the light); bring the mirrored, wrong-side region
+    back to the plain ground colour. Only on what the object stands on."""
+    obj = _entity(csg, eff.params.get("object"))
+    if obj is None or eff.region is None:
+        return None
+    c, h, w = x.shape
+    out = _blank(x)
+    side = eff.params.get("side")
+    wrong = _wrong_side(eff.region, obj.region) if side in ("left", "right") else None
+    right_m, wrong_m = region_mask(eff.region, h, w), _mask(wrong, h, w) & ~region_mask(eff.region, h, w)
+    supports = [p for p in csg.parents(obj.id, EdgeType.SUPPORTS) if isinstance(p, Entity) and p.region is not None]
+    if supports:
+        allowed = np.zeros((h, w), bool)
+        for s in supports:
+            allowed |= region_mask(s.region, h, w)
+    else:  # nothing named under it: the floor below its base
+        allowed = np.zeros((h, w), bool)
+        allowed[int(obj.region.y1 * h):] = True
+    allowed &= ~_things(csg, h, w)
+    ground = _row_median(x, allowed & ~right_m & ~wrong_m)
+    dark = codec.colour((0, 0, 0))
+    shaded = ground * (1 - SHADOW_DARKNESS) if dark is None else ground + SHADOW_DARKNESS * (dark[:, None] - ground)
+    _paint(out.value, out.mask, right_m & allowed, shaded)
+    _paint(out.value, out.mask, wrong_m & allowed, ground)
+    return out
+
+
+def fill_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
+    """The container's interior takes the substance's colour below the level and the empty colour above."""
+    cont = _entity(csg, eff.params.get("container"))
+    if cont is None:
+        return None
+    level = eff.params.get("level")
+    level = 0.5 if level is None else min(max(float(level), 0.0), 1.0)
+    inner = container_interior(cont.region)
+    c, h, w = x.shape
+    out = _blank(x)
+    interior = region_mask(inner, h, w)
+    rows = (np.arange(h) + 0.5) / h
+    line = inner.y1 - level * inner.height
+    sub = _entity(csg, eff.params.get("substance"))
+    named = canonical_colour(sub.colour) if sub is not None and sub.colour else None
+    colour = codec.colour(COLOURS[named]) if named else None
+    if colour is None:
+        bottom = interior & (rows >= inner.y1 - SUBSTANCE_ROWS * inner.height)[:, None]
+        colour = _median(x, bottom, interior)
+    top = interior & (rows < inner.y0 + EMPTY_ROWS * inner.height)[:, None]
+    empty = _median(x, top, interior)
+    _paint(out.value, out.mask, interior & (rows >= line)[:, None], colour)
+    _paint(out.value, out.mask, interior & (rows < line)[:, None], empty)
+    return out
+
+
+def contact_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
+    """No gap: in the contact strip, under the object's middle, the object's colour down to its base line
+    and the support's colour below it. (A mouth contact is drawn by the action's target.)"""
+    obj, sup = _entity(csg, eff.params.get("object")), _entity(csg, eff.params.get("support"))
+    if obj is None or sup is None or eff.region is None or eff.params.get("part") == "mouth":
+        return None
+    c, h, w = x.shape
+    out = _blank(x)
+    o = obj.region
+    middle = _clipped(o.x0 + o.width / 4, eff.region.y0, o.x1 - o.width / 4, eff.region.y1)
+    strip = region_mask(eff.region, h, w) & _mask(middle, h, w)
+    rows = (np.arange(h) + 0.5) / h
+    core = _mask(_clipped(o.x0 + o.width / 4, o.y0 + 0.5 * o.height, o.x1 - o.width / 4, o.y1 - 0.1 * o.height), h, w)
+    top = _mask(_clipped(o.x0, sup.region.y0, o.x1, sup.region.y0 + 0.25 * sup.region.height), h, w)
+    _paint(out.value, out.mask, strip & (rows < o.y1)[:, None], _median(x, core, region_mask(o, h, w)))
+    _paint(out.value, out.mask, strip & (rows >= o.y1)[:, None], _median(x, top, region_mask(sup.region, h, w)))
+    return out
+
+
+def action_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
+    """Agent and patient each keep one appearance: the object-like pixels of each one's own region take
+    its median colour (no second head in another colour), and the mouth contact takes the agent's head
+    colour over the patient. Deliberately modest: it sharpens who is where, it does not draw a bite."""
+    agent, patient = _entity(csg, eff.params.get("agent")), _entity(csg, eff.params.get("patient"))
+    if agent is None or patient is None:
+        return None
+    c, h, w = x.shape
+    out = _blank(x)
+    a_m, p_m = region_mask(agent.region, h, w), region_mask(patient.region, h, w)
+    background = _row_median(x, ~a_m & ~p_m & ~_things(csg, h, w))
+    colours = {}
+    for ent, own in ((agent, a_m & ~p_m), (patient, p_m & ~a_m)):
+        fg = (_foreground(x, own, background) >= 1.0).numpy() & own
+        colours[ent.id] = _median(x, fg, own)
+        _paint(out.value, out.mask, fg, colours[ent.id])
+    for contact in csg.effects(EffectType.CONTACT):
+        p = contact.params
+        if p.get("part") == "mouth" and p.get("object") == patient.id and contact.region is not None:
+            r = contact.region
+            head_rows = _mask(_clipped(agent.region.x0, r.y0, agent.region.x1, r.y1), h, w) & a_m & ~p_m
+            head = _median(x, (_foreground(x, head_rows, background) >= 1.0).numpy() & head_rows, head_rows)
+            _paint(out.value, out.mask, region_mask(r, h, w), head if head_rows.any() else colours[agent.id])
+    return out
+
+
+def texture_target(csg: CSG, ent: Entity, x: Tensor, codec: Codec) -> Target | None:
+    """The entity's region pulled to its stated colour, only where x̂0 is already closer to that colour
+    than to the background (no colour is painted where the model drew something else)."""
+    name = canonical_colour(ent.colour) if ent.colour else None
+    colour = codec.colour(COLOURS[name]) if name else None
+    if colour is None or ent.region is None:
+        return None
+    c, h, w = x.shape
+    out = _blank(x)
+    own = region_mask(ent.region, h, w)
+    background = _row_median(x, ~own & ~_things(csg, h, w))
+    near = (x - colour[:, None, None]).norm(dim=0) < (x - background[:, :, None]).norm(dim=0)
+    _paint(out.value, out.mask, own & near.numpy(), colour)
+    return out
+
+
+BUILDERS: dict[EffectType, Builder] = {
+    EffectType.REFLECTION: reflection_target, EffectType.SHADOW: shadow_target, EffectType.FILL: fill_target,
+    EffectType.CONTACT: contact_target, EffectType.ACTION: action_target,
+}
+# Later targets win where masks overlap: the reflection (which clears spills) goes last.
+_ORDER = (EffectType.FILL, EffectType.CONTACT, EffectType.SHADOW, EffectType.ACTION, EffectType.REFLECTION)
+
+
+def footprint(csg: CSG, node_id: str, h: int, w: int) -> np.ndarray:
+    """Every pixel a node's target may touch (its boxes, from the graph alone): for tests and the app."""
+    node = csg.node(node_id)
+    out = _mask(node.region, h, w)
+    if isinstance(node, Effect):
+        p = node.params
+        obj = _entity(csg, p.get("object"))
+        if node.type == EffectType.REFLECTION and obj is not None and _entity(csg, p.get("surface")) is not None:
+            out |= _mask(unclipped_reflection(obj.region, csg.node(p["surface"]).region), h, w)
+        elif node.type == EffectType.SHADOW and obj is not None and node.region is not None:
+            out |= _mask(_wrong_side(node.region, obj.region), h, w)
+        elif node.type == EffectType.FILL and _entity(csg, p.get("container")) is not None:
+            out |= region_mask(container_interior(csg.node(p["container"]).region), h, w)
+        elif node.type == EffectType.ACTION:
+            for c in csg.effects(EffectType.CONTACT):
+                if c.params.get("part") == "mouth" and c.params.get("object") == p.get("patient") and c.region:
+                    out |= region_mask(c.region, h, w)
+    return out
+
+
+# -- the hook ---------------------------------------------------------------------------------------
+
+def guided_nodes(csg: CSG, nodes: Iterable[str] | None) -> list[str]:
+    """Node ids the latent guidance acts on: all effects by default; entities only when named (texture)."""
+    if nodes is None:
+        return [e.id for e in sorted(csg.effects(), key=lambda e: _ORDER.index(e.type))]
+    nodes = list(nodes)
+    missing = [n for n in nodes if n not in csg]
+    if missing:
+        raise ValueError(f"latent guidance on nodes that are not in the graph: {missing}")
+    effects = sorted((csg.node(n) for n in nodes if isinstance(csg.node(n), Effect)), key=lambda e: _ORDER.index(e.type))
+    return [n for n in nodes if isinstance(csg.node(n), Entity)] + [e.id for e in effects]
+
+
+def clean_estimate(state: StepState) -> Tensor:
+    """x̂0 from the step: the scheduler's own when it reports one; else (flow matching, whose model output
+    is the velocity eps - x0) x_t - sigma * v."""
+    if state.x0 is not None:
+        return state.x0
+    return state.latents - state.sigma * state.noise_pred
+
+
+def contraction(state: StepState, x0: Tensor) -> Tensor:
+    """r = sigma_{t-1}/sigma_t per sample, read from the step (see the module docstring): [B, 1, ...]."""
+    a = (state.prev_latents - x0).flatten(1).double()
+    b = (state.latents - x0).flatten(1).double()
+    r = (a * b).sum(1) / (b * b).sum(1).clamp_min(1e-20)
+    return r.clamp(0.0, 1.0).to(x0.dtype).view(-1, *([1] * (x0.dim() - 1)))
+
+
+class LatentGuidance:
+    """Moves x_{t-1} toward the CSG targets on x̂0 inside the nodes' masks, during ``window`` steps."""
+
+    def __init__(self, codec: Codec, strength: float, csg: CSG, window: tuple[int, int] | None = None,
+                 nodes: Iterable[str] | None = None) -> None:
+        self.codec, self.strength, self.csg, self.window = codec, float(strength), csg, window
+        self.nodes = guided_nodes(csg, nodes)
+        for nid in self.nodes:
+            if csg.node(nid).region is None:
+                raise ValueError(f"node {nid!r} has no layout region: run csg.layout.assign_layout first")
+        self._skipped: set[str] = set()
+
+    def targets(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """x̂0* and the union mask for one working image x [C, H, W]."""
+        value = x.clone()
+        mask = torch.zeros(x.shape[1:], dtype=torch.bool)
+        for nid in self.nodes:
+            node = self.csg.node(nid)
+            if isinstance(node, Entity):
+                target = texture_target(self.csg, node, value, self.codec)
+            else:
+                target = BUILDERS[node.type](self.csg, node, value, self.codec)
+            if target is None:
+                if nid not in self._skipped:
+                    self._skipped.add(nid)
+                    warnings.warn(f"latent guidance: {nid} lacks what its target needs (parents, regions or a "
+                                  "colour); skipped", stacklevel=2)
+                continue
+            value[:, target.mask] = target.value[:, target.mask]
+            mask |= target.mask
+        return value, mask
+
+    def before_model(self, state: StepState) -> None:
+        return None
+
+    def after_step(self, state: StepState) -> None:
+        a, b = self.window if self.window is not None else (0, state.num_steps)
+        if self.strength == 0.0 or not self.nodes or not a <= state.index < b:
+            return
+        x0 = clean_estimate(state)
+        pixels = self.codec.to_pixels(x0).cpu()
+        goal = torch.stack([self.targets(p)[0] for p in pixels])
+        delta = self.codec.to_latents(goal.to(x0)) - self.codec.to_latents(pixels.to(x0))
+        state.prev_latents = state.prev_latents + self.strength * (1 - contraction(state, x0)) * delta
