@@ -156,11 +156,13 @@ def test_public_release_shaped_rows_load(tmp_path: Path) -> None:
     features = datasets.Features({k: datasets.Image() if k in ("image", "mask_object", "mask_mirror")
                                   else datasets.Value("int32" if k == "seed" else "string") for k in row})
     (tmp_path / "data").mkdir()
-    datasets.Dataset.from_list([row], features=features).to_parquet(str(tmp_path / "data" / "train-00000-of-00001.parquet"))
+    shard = tmp_path / "data" / "train-00000-of-00001.parquet"
+    datasets.Dataset.from_list([row], features=features).to_parquet(str(shard))
     [record] = list(rows_to_samples(load_pap(str(tmp_path), cache_dir=str(tmp_path / "cache"))))
     assert record.csg is None and record.prompt == row["prompt"]
     assert set(record.masks) == {"mask_object", "mask_mirror"}
-    assert record.masks["mask_object"].sum() == 9 and not (record.masks["mask_object"] & record.masks["mask_mirror"]).any()
+    obj, mirror = record.masks["mask_object"], record.masks["mask_mirror"]
+    assert obj.sum() == 9 and obj[2:5, 3:6].all() and not (obj & mirror).any()
 
 
 def test_unreachable_hub_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

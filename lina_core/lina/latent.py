@@ -59,17 +59,23 @@ class Codec(Protocol):
 
 
 class ExactCodec:
-    """Pixels in [0, 1] through the backend's decode and its VAE's exact inverse (space-to-depth)."""
+    """Pixels through the backend VAE's exact inverse pair (the tiny model's space-to-depth).
+
+    ``to_pixels`` is the backend's decode WITHOUT its final clamp to [0, 1]: an early x̂0 lies partly
+    outside that range, and only the unclamped map makes ``to_latents(to_pixels(z)) == z``, so that a
+    change of the pixels by D changes the latents by exactly encode(D).
+    """
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self.vae = getattr(backend, "vae")
+        self.scale = float(getattr(self.vae.config, "scaling_factor", 1.0))
 
     @staticmethod
     def fits(backend: Backend, size: int = 16) -> bool:
         """Does ``vae.encode`` return latents that ``backend.decode`` maps back exactly? (tried on a small image)"""
         vae = getattr(backend, "vae", None)
-        if vae is None or not hasattr(vae, "encode"):
+        if vae is None or not hasattr(vae, "encode") or not hasattr(vae, "decode"):
             return False
         pixels = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0))
         try:
@@ -77,13 +83,15 @@ class ExactCodec:
                 latents = vae.encode((pixels * 2 - 1).to(backend.device, backend.dtype))
                 if not isinstance(latents, Tensor):
                     return False
-                back = backend.decode(latents).float().cpu()
-        except (RuntimeError, ValueError, TypeError):
+                codec = ExactCodec(backend)
+                back, own = backend.decode(latents).float().cpu(), codec.to_pixels(latents).cpu()
+        except (RuntimeError, ValueError, TypeError, AttributeError):
             return False
-        return back.shape == pixels.shape and torch.allclose(back, pixels, atol=1e-5)
+        return back.shape == pixels.shape and torch.allclose(back, pixels, atol=1e-5) and torch.allclose(
+            own, pixels, atol=1e-5)
 
     def to_pixels(self, latents: Tensor) -> Tensor:
-        return self.backend.decode(latents).float()
+        return self.vae.decode(latents / self.scale, return_dict=False)[0].float() / 2 + 0.5
 
     def to_latents(self, pixels: Tensor) -> Tensor:
         return self.vae.encode(pixels * 2 - 1)

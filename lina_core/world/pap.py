@@ -295,7 +295,8 @@ configs:
 Ground-truth images of the LINA demo's synthetic physics world, in the column schema of the public
 Physical Alignment Probe release (`OpenCausaLab/LINA-PAP`), plus per-node masks and the full Causal
 Scene Graph of every row. Read it with `lina_core.world.pap.load_pap("<this folder>", split="{spec.split}")`
-(or `datasets.load_from_disk("{ARROW_DIR}")`, or `datasets.load_dataset("parquet", data_files="{PARQUET_DIR}/*.parquet")`).
+(or `datasets.load_from_disk("{ARROW_DIR}")`, or
+`datasets.load_dataset("parquet", data_files="{PARQUET_DIR}/*.parquet")`).
 
 ## Fields
 
@@ -357,9 +358,9 @@ def _parquet_files(path: Path, split: str) -> list[Path]:
     for folder in (path / PARQUET_DIR, path):
         if files := sorted(folder.glob(f"{split}-*.parquet")):
             return files
-    found = sorted({f.name.split("-")[0] for f in path.rglob("*.parquet")})
+    found = ", ".join(sorted({f.name.split("-")[0] for f in path.rglob("*.parquet")})) or "none"
     raise PapSourceError(f"no PAP split {split!r} in {path}: expected a save_to_disk folder or "
-                         f"{PARQUET_DIR}/{split}-*.parquet" + (f" (parquet splits found: {', '.join(found)})" if found else ""))
+                         f"{PARQUET_DIR}/{split}-*.parquet (parquet splits found: {found})")
 
 
 def _load_local(path: Path, split: str, cache_dir: str | None) -> datasets.Dataset:

@@ -1,0 +1,383 @@
+"""LINA's interventions on mechanics (a randomly initialised tiny model: no trained weights needed).
+
+Embedding guidance: exact token alignment, edits only the parents' tokens and only in its window,
+directions orthogonal to the texture basis, zero strength = the baseline. Latent guidance: zero strength
+= the baseline, changes confined to the nodes' masks, the Euler factor, and the targets checked on the
+world's own renderings (a spilled reflection, a wrong fill level, a shadow on the wrong side).
+Settings: validation messages and round trips.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lina_core.backends.base import PromptEmbedding
+from lina_core.backends.tiny.model import build
+from lina_core.backends.tiny.tokenizer import words_of
+from lina_core.backends.unet import UNetBackend
+from lina_core.csg.graph import CSG, Region
+from lina_core.csg.layout import container_interior, region_mask
+from lina_core.evaluation.run import canonical_graph
+from lina_core.lina.embedding import (
+    EmbeddingGuidance, PhysicsDirections, estimate_directions, physics_pairs, texture_prompts, token_positions,
+)
+from lina_core.lina.interventions import InterventionSettings, build_interventions, generate_lina
+from lina_core.lina.latent import (
+    ExactCodec, LatentGuidance, LatentSpaceCodec, codec_for, contraction, fill_target, reflection_target,
+    shadow_target,
+)
+from lina_core.sampling import StepState, sample
+from lina_core.world.render import render
+
+from sd_tiny import clip_tokenizer, tiny_sd_pipeline
+
+MIRROR = "a red ball on a small mirror"
+EAT = "a bird eats a snake"
+LIT_LEFT, LIT_RIGHT = "a red cube on the floor, lit from the left", "a red cube on the floor, lit from the right"
+MORE, LESS = "there is more dirt than empty space in the jar", "there is less dirt than empty space in the jar"
+STEPS = 3
+
+
+class Pixels:
+    """The exact codec's colour map, for target builders called directly on images."""
+
+    def colour(self, rgb):
+        return torch.tensor(rgb, dtype=torch.float32) / 255
+
+
+class Recorder:
+    """Records what the sampler's state holds at one point of the hook chain."""
+
+    def __init__(self) -> None:
+        self.cond: dict[int, torch.Tensor] = {}
+        self.prev: dict[int, torch.Tensor] = {}
+        self.ratio: dict[int, torch.Tensor] = {}
+
+    def before_model(self, state: StepState) -> None:
+        self.cond[state.index] = state.cond.embeds.clone()
+
+    def after_step(self, state: StepState) -> None:
+        self.prev[state.index] = state.prev_latents.clone()
+        self.ratio[state.index] = contraction(state, state.x0).flatten()
+
+
+@pytest.fixture(scope="module")
+def backend():
+    prompts = [MIRROR, EAT, LIT_LEFT, LIT_RIGHT, MORE, LESS, "a red ball and a red cube on a mirror"]
+    prompts += [p for pairs in physics_pairs().values() for q in pairs for p in (q.with_factor, q.without_factor)]
+    prompts += [p for p, _, _ in texture_prompts()]
+    return build(words_of(prompts), seed=0).backend()
+
+
+@pytest.fixture(scope="module")
+def directions(backend):
+    return estimate_directions(backend)
+
+
+def as_tensor(image) -> torch.Tensor:
+    return torch.from_numpy(np.asarray(image, np.float32) / 255).permute(2, 0, 1)
+
+
+def grow(m: np.ndarray) -> np.ndarray:
+    p = np.pad(m, 1)
+    return m | p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
+
+
+def apply(target, x: torch.Tensor) -> torch.Tensor:
+    out = x.clone()
+    out[:, target.mask] = target.value[:, target.mask]
+    return out
+
+
+# -- embedding guidance ------------------------------------------------------------------------------
+
+def test_token_positions_word_level(backend):
+    cond = backend.encode_prompt(["a red ball and a red cube on a mirror"])
+    assert cond.tokens[0][:9] == ["[BOS]", "a", "red", "ball", "and", "a", "red", "cube", "on"]
+    assert token_positions(cond, ["red", "ball"]) == [2, 3]
+    assert token_positions(cond, ["red", "cube"]) == [6, 7]  # the "red" next to the cube, not the first one
+    assert token_positions(cond, ["shiny", "mirror"]) == [10]  # a word that is not there is skipped
+    assert token_positions(cond, ["zebra"]) == []
+
+
+def test_token_positions_subword_pieces_in_order():
+    tok = clip_tokenizer()  # no merges: every character is its own token
+    ids = tok(["a red ball on a mirror"]).input_ids[0]
+    cond = PromptEmbedding(torch.zeros(1, len(ids), 4), [tok.convert_ids_to_tokens(ids)])
+    pos = token_positions(cond, ["red", "ball"])
+    pieces = [cond.tokens[0][i].replace("</w>", "") for i in pos]
+    assert "".join(pieces) == "redball" and pos == list(range(pos[0], pos[0] + 7))
+    mirror = token_positions(cond, ["mirror"])
+    assert "".join(cond.tokens[0][i].replace("</w>", "") for i in mirror) == "mirror"
+
+
+def test_physics_directions_are_unit_and_orthogonal_to_texture(directions):
+    tex = directions.texture
+    assert 1 <= tex.shape[0] <= 8
+    torch.testing.assert_close(tex @ tex.T, torch.eye(tex.shape[0]), atol=1e-4, rtol=0)
+    assert set(directions.physics) == {"reflection", "shadow", "contact", "fill", "action"}
+    for kind, u in directions.physics.items():
+        assert abs(float(u.norm()) - 1) < 1e-4, kind
+        assert float((tex @ u).abs().max()) < 1e-4, kind
+        assert directions.magnitude[kind] > 0
+
+
+def test_directions_cache_round_trip_and_refresh(backend, directions, tmp_path):
+    path = tmp_path / "dirs.safetensors"
+    directions.save(path)
+    loaded = estimate_directions(backend, cache=path)
+    for kind, u in directions.physics.items():
+        assert torch.equal(loaded.physics[kind], u)
+    stale = PhysicsDirections({k: -u for k, u in directions.physics.items()}, directions.magnitude,
+                              directions.texture, directions.probe + 1)  # measured on another encoder
+    stale.save(path)
+    fresh = estimate_directions(backend, cache=path)
+    torch.testing.assert_close(fresh.physics["fill"], directions.physics["fill"])
+
+
+def test_embedding_hook_edits_only_the_parent_tokens_inside_its_window(backend, directions):
+    csg = canonical_graph(MIRROR)  # contact_ball and reflection_ball: both act on the ball's tokens
+    strengths = {"reflection": 1.5, "contact": 0.5}
+    hook, rec = EmbeddingGuidance(strengths, directions, csg, window=(1, 3)), Recorder()
+    sample(backend, [MIRROR], [0], steps=4, guidance_scale=1.0, hooks=[hook, rec])
+    base = backend.encode_prompt([MIRROR]).embeds
+    ball = token_positions(backend.encode_prompt([MIRROR]), ["red", "ball"])
+    others = [i for i in range(base.shape[1]) if i not in ball]
+    expected = sum(strengths[k] * directions.magnitude[k] * directions.physics[k] for k in strengths)
+    for step in (0, 3):
+        assert torch.equal(rec.cond[step], base), step
+    for step in (1, 2):
+        assert torch.equal(rec.cond[step][:, others], base[:, others])
+        for i in ball:
+            torch.testing.assert_close(rec.cond[step][0, i] - base[0, i], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_signed_effects_push_opposite_ways(backend, directions):
+    def delta(prompt: str, strengths: dict, words: list[str]) -> torch.Tensor:
+        cond = backend.encode_prompt([prompt])
+        state = StepState(0, 1, torch.tensor(999), 1.0, torch.zeros(1), cond)
+        EmbeddingGuidance(strengths, directions, canonical_graph(prompt)).before_model(state)
+        return (state.cond.embeds - cond.embeds)[0, token_positions(cond, words)].mean(0)
+
+    left, right = delta(LIT_LEFT, {"shadow": 1.0}, ["red", "cube"]), delta(LIT_RIGHT, {"shadow": 1.0}, ["red", "cube"])
+    assert float(left.norm()) > 0
+    torch.testing.assert_close(left, -right)
+    agent, patient = delta(EAT, {"action": 1.0}, ["bird"]), delta(EAT, {"action": 1.0}, ["snake"])
+    torch.testing.assert_close(agent, -patient)
+    torch.testing.assert_close(agent, directions.magnitude["action"] * directions.physics["action"])
+
+
+def test_zero_embedding_strength_is_the_baseline_exactly(backend, directions):
+    csg = canonical_graph(MIRROR)
+    base = sample(backend, [MIRROR], [3], steps=STEPS)
+    hook = EmbeddingGuidance({k: 0.0 for k in directions.physics}, directions, csg)
+    assert torch.equal(sample(backend, [MIRROR], [3], steps=STEPS, hooks=[hook]).images, base.images)
+    pushed = EmbeddingGuidance({"reflection": 2.0}, directions, csg)
+    assert not torch.equal(sample(backend, [MIRROR], [3], steps=STEPS, hooks=[pushed]).images, base.images)
+
+
+# -- latent guidance: mechanics ------------------------------------------------------------------------
+
+def test_the_tiny_backend_gets_the_exact_codec_and_sd_the_latent_one(backend):
+    assert isinstance(codec_for(backend), ExactCodec)
+    sd = codec_for(UNetBackend.from_pipeline(tiny_sd_pipeline()))
+    assert isinstance(sd, LatentSpaceCodec)
+    black, white = sd.colour((0, 0, 0)), sd.colour((255, 255, 255))
+    assert black.shape == (4,) and not torch.allclose(black, white)
+
+
+def test_zero_latent_strength_is_the_baseline_exactly(backend):
+    csg = canonical_graph(MIRROR)
+    base = sample(backend, [MIRROR], [5], steps=STEPS)
+    hook = LatentGuidance(codec_for(backend), 0.0, csg, window=(0, STEPS))
+    assert torch.equal(sample(backend, [MIRROR], [5], steps=STEPS, hooks=[hook]).images, base.images)
+
+
+def expected_zone(csg: CSG, size: int) -> np.ndarray:
+    """The reflection's unclipped box (the ball mirrored about the mirror's top) plus the contact strip."""
+    ball, mirror = csg.node("ball").region, csg.node("mirror").region
+    line = max(mirror.y0, ball.y1)
+    mirrored = Region(ball.x0, 2 * line - ball.y1, ball.x1, min(2 * line - ball.y0, 1.0))
+    return region_mask(mirrored, size, size) | region_mask(csg.node("contact_ball").region, size, size)
+
+
+def test_latent_guidance_changes_pixels_only_inside_the_nodes_masks(backend):
+    csg = canonical_graph(MIRROR)
+    before, after = Recorder(), Recorder()
+    hook = LatentGuidance(codec_for(backend), 1.0, csg, window=(0, 1), nodes=["reflection_ball", "contact_ball"])
+    sample(backend, [MIRROR], [1], steps=STEPS, hooks=[before, hook, after])
+    codec = codec_for(backend)
+    change = (codec.to_pixels(after.prev[0]) - codec.to_pixels(before.prev[0])).abs().amax(dim=(0, 1)).numpy()
+    zone = expected_zone(csg, change.shape[0])
+    assert change[zone].max() > 1e-3  # it did something
+    assert change[~zone].max() == 0.0  # and nothing outside its nodes' regions
+    assert torch.equal(after.prev[1], before.prev[1])  # outside its window it does nothing
+
+
+def test_the_step_ratio_read_from_the_state_is_the_euler_sigma_ratio(backend):
+    rec = Recorder()
+    result = sample(backend, [MIRROR], [2], steps=4, guidance_scale=1.0, hooks=[rec])
+    s = result.sigmas
+    for i in range(4):
+        assert float(rec.ratio[i]) == pytest.approx(s[i + 1] / s[i], rel=1e-4, abs=1e-6), i
+
+
+def test_full_strength_on_the_last_step_lands_x0_on_the_target(backend):
+    """With sigma_{t-1} = 0 the step returns x̂0 itself, so s = 1 must put exactly the target there."""
+    csg = canonical_graph(MIRROR)
+    codec = codec_for(backend)
+    seen = {}
+
+    class Spy(Recorder):
+        def after_step(self, state):
+            if state.index == STEPS - 1:
+                seen["x0"] = codec.to_pixels(state.x0)[0]
+
+    hook = LatentGuidance(codec, 1.0, csg, window=(STEPS - 1, STEPS))
+    image = sample(backend, [MIRROR], [4], steps=STEPS, hooks=[Spy(), hook]).images[0]
+    goal, mask = hook.targets(seen["x0"])
+    assert mask.any()
+    torch.testing.assert_close(image[:, mask], goal[:, mask].clamp(0, 1), atol=1e-5, rtol=0)
+
+
+def test_latent_space_codec_changes_only_the_masked_latent_cells():
+    backend = UNetBackend.from_pipeline(tiny_sd_pipeline())
+    csg = canonical_graph(MIRROR)
+    before, after = Recorder(), Recorder()
+    hook = LatentGuidance(codec_for(backend), 1.0, csg, window=(0, 1), nodes=["reflection_ball"])
+    sample(backend, [MIRROR], [0], steps=2, hooks=[before, hook, after])
+    change = (after.prev[0] - before.prev[0]).abs().amax(dim=(0, 1)).numpy()
+    ball, mirror = csg.node("ball").region, csg.node("mirror").region
+    line = max(mirror.y0, ball.y1)
+    zone = region_mask(Region(ball.x0, 2 * line - ball.y1, ball.x1, min(2 * line - ball.y0, 1.0)), *change.shape)
+    assert change[zone].max() > 0 and change[~zone].max() == 0.0
+
+
+def test_unknown_nodes_are_refused_by_name(backend):
+    with pytest.raises(ValueError, match="shadow_ball"):
+        LatentGuidance(codec_for(backend), 1.0, canonical_graph(MIRROR), nodes=["shadow_ball"])
+
+
+# -- latent guidance: targets on the world's renderings ---------------------------------------------------
+
+def test_reflection_target_removes_the_spill_and_keeps_the_inside():
+    csg = canonical_graph(MIRROR)
+    clean = as_tensor(render(csg, 64, seed=0).image)
+    ball, mirror = csg.node("ball").region, csg.node("mirror").region
+    on_mirror = region_mask(mirror, 64, 64)
+    # The baseline's failure, drawn into the ground truth: the reflection NOT clipped to the small mirror.
+    line = int(round(max(mirror.y0, ball.y1) * 64))
+    src = np.clip(2 * line - 1 - np.arange(64), 0, 63)
+    spill = expected_zone(csg, 64) & ~on_mirror & ~region_mask(csg.node("contact_ball").region, 64, 64)
+    drawn = torch.from_numpy(spill & region_mask(ball, 64, 64)[src])
+    spilled = clean.clone()
+    spilled[:, drawn] = 0.72 * clean[:, src][:, drawn]
+    assert drawn.sum() > 20
+
+    target = reflection_target(csg, csg.node("reflection_ball"), spilled, Pixels())
+    out = apply(target, spilled)
+    err = lambda x, m: float((x - clean).abs().mean(0)[torch.from_numpy(m)].mean())  # noqa: E731
+    far = spill & ~grow(grow(on_mirror))  # off the mirror's frame
+    assert err(spilled, far) > 0.15 and err(out, far) < 0.05  # the spill is painted back to the floor
+    assert err(out, on_mirror) < 0.08  # the reflection inside the mirror is kept
+    inside = target.mask.numpy() & on_mirror
+    assert inside.any() and not (target.mask.numpy() & ~expected_zone(csg, 64)).any()
+    red = out[0, torch.from_numpy(inside)] - out[2, torch.from_numpy(inside)]
+    assert float(red.mean()) > 0.15  # the glass shows the red ball, not plain glass
+
+
+def test_fill_target_switches_at_the_stated_level():
+    more, less = canonical_graph(MORE), canonical_graph(LESS)
+    assert more.node("jar").region == less.node("jar").region
+    wrong = as_tensor(render(less, 64, seed=0).image)  # a quarter full where the prompt says more than half
+    right = as_tensor(render(more, 64, seed=0).image)
+    target = fill_target(more, more.node("fill_jar"), wrong, Pixels())
+    out = apply(target, wrong)
+    inner = container_interior(more.node("jar").region)
+    line = inner.y1 - 0.75 * inner.height
+    rows = (np.arange(64) + 0.5) / 64
+    interior = region_mask(inner, 64, 64)
+    assert np.array_equal(target.mask.numpy(), interior)
+    dirt = wrong[:, interior & (rows > inner.y1 - 0.1 * inner.height)[:, None]].median(1).values
+    below = interior & (rows >= line)[:, None]
+    above = interior & (rows < line)[:, None]
+    painted = out[:, torch.from_numpy(below)]
+    assert float((painted - painted[:, :1]).abs().max()) == 0.0  # one colour up to the level...
+    assert float((painted[:, 0] - dirt).abs().max()) < 0.05  # ...the dirt's, read from the jar's bottom
+    assert float((out[:, torch.from_numpy(above)] - dirt[:, None]).abs().sum(0).min()) > 0.3
+    assert float((out - right).abs().mean(0)[torch.from_numpy(interior & (np.abs(rows - line) > 1 / 64)[:, None])]
+                 .mean()) < 0.03  # the corrected jar matches the world's drawing of "more dirt"
+
+
+def test_shadow_target_darkens_the_side_opposite_the_light_and_clears_the_other():
+    good, bad = canonical_graph(LIT_LEFT), canonical_graph(LIT_RIGHT)
+    assert good.node("shadow_cube").params["side"] == "right"
+    wrong = as_tensor(render(bad, 64, seed=0).image)  # its shadow falls on the left
+    right = as_tensor(render(good, 64, seed=0).image)
+    target = shadow_target(good, good.node("shadow_cube"), wrong, Pixels())
+    out = apply(target, wrong)
+    lum = lambda x, m: float(x.mean(0)[torch.from_numpy(m)].mean())  # noqa: E731
+    cube = good.node("cube").region
+    mask = target.mask.numpy()
+    cols = (np.arange(64) + 0.5) / 64
+    east, west = mask & (cols > cube.x1)[None, :], mask & (cols < cube.x0)[None, :]
+    assert east.any() and west.any()
+    assert lum(out, east) < lum(wrong, east) - 0.15 and lum(out, west) > lum(wrong, west) + 0.15
+    assert abs(lum(out, east) - lum(right, east)) < 0.05 and abs(lum(out, west) - lum(right, west)) < 0.05
+
+
+# -- settings ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("change, field", [
+    ({"embedding": {"shadow": 3.5}}, "embedding['shadow']"),
+    ({"embedding": {"gravity": 1.0}}, "gravity"),
+    ({"latent_strength": -0.1}, "latent_strength"),
+    ({"latent_strength": float("nan")}, "latent_strength"),
+    ({"gamma": 0.9}, "gamma"),
+    ({"gamma": 4.5}, "gamma"),
+    ({"latent_window": (3, 2)}, "latent_window"),
+    ({"embedding_window": (0, 2.5)}, "embedding_window"),
+])
+def test_out_of_range_settings_name_their_field(change, field):
+    with pytest.raises(ValueError) as err:
+        InterventionSettings(**change)
+    assert field in str(err.value)
+
+
+def test_windows_past_the_step_count_are_refused():
+    settings = InterventionSettings(latent_window=(0, 8))
+    assert settings.windows(10)[1] == (0, 8)
+    with pytest.raises(ValueError, match="latent_window.*past the 6"):
+        settings.windows(6)
+    assert InterventionSettings().windows(20) == ((0, 20), (0, 6))
+
+
+def test_settings_round_trip_through_json():
+    settings = InterventionSettings(embedding={"reflection": 2.0, "action": 0.0}, latent_window=(1, 4), gamma=2.5,
+                                    nodes=["reflection_ball"])
+    back = InterventionSettings.from_dict(json.loads(json.dumps(settings.to_dict())))
+    assert back == settings
+    with pytest.raises(ValueError, match="latent_strenght"):
+        InterventionSettings.from_dict({"latent_strenght": 1.0})
+
+
+def test_all_off_is_the_baseline_and_the_defaults_keep_the_step_count(backend, directions):
+    csg = canonical_graph(MIRROR)
+    base = sample(backend, [MIRROR], [0, 1], steps=STEPS)
+    off = generate_lina(backend, csg, [0, 1], steps=STEPS, settings=InterventionSettings.off())
+    assert torch.equal(off.images, base.images)
+    lina = generate_lina(backend, csg, [0, 1], steps=STEPS, directions=directions)
+    assert len(lina.timesteps) == STEPS and lina.timesteps != base.timesteps
+    assert not torch.equal(lina.images, base.images)
+
+
+def test_bad_graphs_give_clear_errors_or_warnings(backend, directions):
+    with pytest.raises(ValueError, match="fill_ball"):
+        build_interventions(backend, canonical_graph(MIRROR), InterventionSettings(nodes=["fill_ball"]), STEPS,
+                            directions)
+    with pytest.warns(UserWarning, match="no effect nodes"):
+        hooks, schedule = build_interventions(backend, CSG("a ball"), InterventionSettings(), STEPS, directions)
+    assert hooks == [] and len(schedule["timesteps"]) == STEPS
