@@ -30,9 +30,10 @@ def _default_embedding() -> dict[str, float]:
 
 @dataclass
 class InterventionSettings:
-    """One θ. Windows are [start, end) step indices; None means the default (all steps for the embedding,
-    the first 30% for the latent guidance). ``nodes`` None enables every effect node of the graph; a list
-    enables exactly those (entity ids turn on their colour pull)."""
+    """One θ. ``embedding`` maps effect types to strengths (a type left out gets no push). Windows are
+    [start, end) step indices; None means the default (all steps for the embedding, the first 30% for the
+    latent guidance). ``nodes`` None enables every effect node of the graph; a list enables exactly those
+    (entity ids turn on their colour pull)."""
 
     embedding: dict[str, float] = field(default_factory=_default_embedding)
     embedding_window: tuple[int, int] | None = None
@@ -95,7 +96,7 @@ class InterventionSettings:
         if d.get("nodes") is not None:
             d["nodes"] = list(d["nodes"])
         if "embedding" in d:
-            d["embedding"] = {**_default_embedding(), **{str(k): v for k, v in d["embedding"].items()}}
+            d["embedding"] = {str(k): v for k, v in d["embedding"].items()}
         return cls(**d)
 
     @classmethod

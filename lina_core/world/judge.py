@@ -37,8 +37,8 @@ _SCALE: dict[str, tuple[float, float]] = {"white": (0.8, 1.2), "gray": (0.55, 1.
 _CHROMATIC_SCALE = (0.45, 1.3)
 _NAMED_TOL = 0.2
 # Fraction of its expected box an entity must show in its own look to count as drawn.
-_NEED: dict[str, float] = {"jar": 0.12, "lamp": 0.12, "person": 0.1, "snake": 0.12, "bird": 0.15, "bottle": 0.2,
-                           "cup": 0.2, "table": 0.12, "mirror": 0.25, "tray": 0.2, "light": 0.15}
+_NEED: dict[str, float] = {"jar": 0.12, "lamp": 0.08, "person": 0.07, "snake": 0.09, "bird": 0.08, "bottle": 0.2,
+                           "cup": 0.18, "table": 0.12, "mirror": 0.45, "tray": 0.1, "light": 0.06}
 _DEFAULT_NEED = 0.25
 _REACH = 0.4  # how far (fraction of the image) an entity may be drawn from its canonical place
 _SUPPORT_REACH = 0.15  # a support found under its found object
@@ -52,7 +52,7 @@ _REFLECTION_AREA = 0.2
 _WATER_MIX, _MIRROR_MIX = 0.12, 0.35
 _SPILL_PX = 4
 _CONTACT_GAP = 2  # rows of background allowed between an object and its support
-_MOUTH_PX = 3  # how close the patient must come to the agent's pixels
+_MOUTH_PX = 4  # how close the patient must come to the agent's pixels
 _ROUGH = 0.15  # difference between a pixel and its smoothed value that counts as pixel noise
 _AGENT_RATIO = 0.7  # (agent scale / patient scale) relative to the layout's, below which roles look swapped
 
@@ -193,7 +193,7 @@ class _View:
     ground_step: float  # colour step at the ground line (0 on a blank image)
     band: Array  # per column: index into grounds of the band there (-1: none)
     grounds: list[Entity]
-    named: tuple[Array, Array, Array, Array]  # nearest named colour and distance, smoothed and raw
+    named: tuple[Array, ...]  # nearest named colour and distance: smoothed, raw, unmixed
     flat: Array  # pixels in a locally smooth neighbourhood: drawn things, not pixel noise
     found: dict[str, Found | None]
 
@@ -211,9 +211,10 @@ class _View:
 
     def named_mask(self, name: str) -> Array:
         k = _NAMES.index(name)
-        li, di, lr, dr = self.named
+        li, di, lr, dr, lu, du = self.named
         hit = ((li == k) & (di <= _NAMED_TOL)) | ((lr == k) & (dr <= _NAMED_TOL))
-        return hit & (self.dev > DEV / 2) & self.flat
+        unmixed = (lu == k) & (du <= _NAMED_TOL) & (self.dev > DEV)
+        return (hit & (self.dev > DEV / 2) | unmixed) & self.flat
 
 
 def _flat(raw: Array, img: Array) -> Array:
@@ -289,7 +290,9 @@ def _view(image: Any, csg: CSG) -> _View:
         bg[where] = np.broadcast_to(med[:, None, :], img.shape)[where]
     bg = bg * _side_light(img, bg, free)[None, :, None]
     dev = np.sqrt(((img - bg) ** 2).sum(-1))
-    named = (*_nearest_named(img), *_nearest_named(raw))
+    # a thin thing blurred into the background is half its colour: unmix it
+    unmixed = np.clip(2 * img - bg, 0.0, 1.0)
+    named = (*_nearest_named(img), *_nearest_named(raw), *_nearest_named(unmixed))
     v = _View(csg, raw, img, bg, dev, img @ _LUMA, horizon, shift, step, band, grounds, named, _flat(raw, img), {})
     v.found = _locate_all(v)
     return v
@@ -468,7 +471,14 @@ def _support_line(v: _View, obj: Entity, sup: Entity) -> float | None:
         return None
     if category(sup.cls) == Category.CONTAINER:
         return float(_interior(v, f)[1])
-    return f.box[1]
+    return _top(f)
+
+
+def _top(f: Found) -> float:
+    """The found thing's top row, robustly: the first row where a good part of its width shows
+    (a few stray pixels of its colour, e.g. the shaded bottom of what stands on it, do not count)."""
+    rows = f.mask.sum(axis=1)
+    return float(np.nonzero(rows >= 0.3 * rows.max())[0][0])
 
 
 def _check_contact(v: _View, eff: Effect) -> NodeVerdict:
@@ -506,7 +516,7 @@ def _check_mouth(v: _View, eff: Effect, patient: Entity, agent: Entity) -> NodeV
     if fp is None or fa is None:
         return _fail(eff.id, "effect", f"no {patient.cls if fp is None else agent.cls} found for the bite")
     near = ndimage.binary_dilation(fa.mask, iterations=_MOUTH_PX) & fp.mask
-    return _verdict(eff.id, "effect", int(near.sum()), 2, 2, f"{patient.cls} at the {agent.cls}'s mouth",
+    return _verdict(eff.id, "effect", int(near.sum()), 1, 2, f"{patient.cls} at the {agent.cls}'s mouth",
                     f"{patient.cls} not at the {agent.cls}'s mouth")
 
 
@@ -626,7 +636,9 @@ def _side_darkness(v: _View, obj: Entity, fo: Found, eff: Effect) -> tuple[float
             if fs is not None:
                 lo, hi = int(np.floor(fs.box[0])), int(np.ceil(fs.box[2]))
     lum = v.raw[y0:y1] @ _LUMA
-    free = ~_others(v, keep)[y0:y1] & ~fo.mask[y0:y1]
+    own = fo.mask.copy()
+    own[base + 1:] = False  # what looks like the object below its base is its shadow
+    free = ~_others(v, keep)[y0:y1] & ~own[y0:y1]
 
     def mean(a: int, b: int, rows: slice = slice(None)) -> float | None:
         a, b = max(a, lo, 0), min(b, hi, w)

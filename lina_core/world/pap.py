@@ -239,7 +239,6 @@ def build_pap(spec: BuildSpec, progress: bool = True) -> BuildReport:
             parquet = _write_parquet(ds, out / PARQUET_DIR, spec.split)
         report = BuildReport(out, len(ds), seconds, cpu_seconds, parquet)
         (out / "README.md").write_text(dataset_card(spec, report, Counter(ds["subcategory"])))
-        del ds
     return report
 
 
