@@ -12,11 +12,11 @@ from .backends.base import Backend
 from .csg import CSG
 from .csg.layout import assign_layout
 from .csg.parser import parse_prompt
-from .imaging import to_pil
+from .evaluation.run import judge_image
 from .lina.embedding import PhysicsDirections, estimate_directions
 from .lina.interventions import InterventionSettings, generate_lina
 from .sampling import SampleResult, sample
-from .world.judge import Verdict, judge
+from .world.judge import Verdict
 
 MAX_SEED = 2**31 - 1
 STEP_RANGE = (4, 50)
@@ -87,6 +87,6 @@ class Engine:
                                  trajectory_steps=points, progress=progress)
         return SideBySide(
             csg=csg, seed=seed, steps=steps, baseline=baseline, lina=lina,
-            baseline_verdict=judge(to_pil(baseline.images[0]), csg), lina_verdict=judge(to_pil(lina.images[0]), csg),
+            baseline_verdict=judge_image(baseline.images[0], csg), lina_verdict=judge_image(lina.images[0], csg),
             settings=settings, trajectory_steps=points,
         )

@@ -20,14 +20,15 @@ from lina_core.backends.tiny.tokenizer import words_of
 from lina_core.backends.unet import UNetBackend
 from lina_core.csg.graph import CSG, Region
 from lina_core.csg.layout import container_interior, region_mask
+from lina_core.csg.vocab import COLOURS
 from lina_core.evaluation.run import canonical_graph
 from lina_core.lina.embedding import (
     EmbeddingGuidance, PhysicsDirections, estimate_directions, physics_pairs, texture_prompts, token_positions,
 )
 from lina_core.lina.interventions import InterventionSettings, build_interventions, generate_lina
 from lina_core.lina.latent import (
-    ExactCodec, LatentGuidance, LatentSpaceCodec, codec_for, contraction, fill_target, reflection_target,
-    shadow_target,
+    ExactCodec, LatentGuidance, LatentSpaceCodec, action_target, codec_for, contact_target, contraction, fill_target,
+    reflection_target, shadow_target,
 )
 from lina_core.sampling import StepState, sample
 from lina_core.world.render import render
@@ -384,3 +385,37 @@ def test_bad_graphs_give_clear_errors_or_warnings(backend, directions):
     with pytest.warns(UserWarning, match="no effect nodes"):
         hooks, schedule = build_interventions(backend, CSG("a ball"), InterventionSettings(), STEPS, directions)
     assert hooks == [] and len(schedule["timesteps"]) == STEPS
+
+
+def test_action_target_undoes_mixed_up_roles_and_leaves_a_right_image_almost_alone():
+    csg = canonical_graph("a brown bird eating a green snake")
+    clean = as_tensor(render(csg, 64, seed=0).image)
+    bird, snake = csg.node("bird").region, csg.node("snake").region
+    own = region_mask(bird, 64, 64) & ~region_mask(snake, 64, 64)
+    body = torch.from_numpy(own) & ((clean - clean[:, :1, :1]).abs().sum(0) > 0.3)  # the bird's drawn pixels
+    mixed = clean.clone()
+    patch = body & (torch.arange(64)[None, :] < int(64 * (bird.x0 + bird.x1) / 2))  # half the bird turned snake
+    mixed[:, patch] = torch.tensor(COLOURS["green"], dtype=torch.float32)[:, None] / 255
+    assert patch.sum() > 15
+    fixed = apply(action_target(csg, csg.node("action_eat"), mixed, Pixels()), mixed)
+    brown = torch.tensor(COLOURS["brown"], dtype=torch.float32) / 255
+    assert float((fixed[:, patch] - brown[:, None]).abs().max()) < 1e-6  # the stray snake patch is bird again
+    untouched = apply(action_target(csg, csg.node("action_eat"), clean, Pixels()), clean)
+    assert float((untouched != clean).any(0).float().mean()) < 0.01  # a right drawing is (nearly) left alone
+
+
+def test_contact_target_closes_the_gap_under_a_floating_object():
+    csg = canonical_graph("a red ball on a table")
+    clean = as_tensor(render(csg, 64, seed=0).image)
+    ball = region_mask(csg.node("ball").region, 64, 64)
+    lifted = clean.clone()
+    rows = torch.from_numpy(ball.any(1)).nonzero().flatten()
+    lifted[:, rows[0] - 3:rows[-1] - 2] = clean[:, rows[0]:rows[-1] + 1]  # the ball drawn 3 rows higher...
+    base = int(round(csg.node("ball").region.y1 * 64))
+    lifted[:, base - 3:base] = clean[:, rows[0] - 6:rows[0] - 3]  # ...with the wall showing under it
+    target = contact_target(csg, csg.node("contact_ball"), lifted, Pixels())
+    out = apply(target, lifted)
+    gap = target.mask.numpy() & (np.arange(64) < base)[:, None]
+    assert gap.any()
+    redness = lambda x: float((x[0] - x[2])[torch.from_numpy(gap)].mean())  # noqa: E731
+    assert redness(lifted) < 0.1 and redness(out) > 0.3  # the ball reaches down to the table again

@@ -5,6 +5,7 @@ import time
 from typing import Callable, Sequence
 
 import torch
+from PIL import Image
 from tqdm.auto import tqdm
 
 from ..backends.base import Backend
@@ -13,9 +14,11 @@ from ..csg.layout import assign_layout
 from ..csg.parser import parse_prompt
 from ..imaging import to_pil
 from ..sampling import sample
-from ..world.judge import judge
+from ..world.judge import Verdict, judge
 from ..world.prompts import PromptSample
 from .records import EvalRecord
+
+JUDGE_SIZE = 64  # the judge is validated on 64x64 renders; smaller generations are upsampled to it first
 
 # A method turns a laid-out graph and seeds into images [B, 3, H, W] in [0, 1].
 Method = Callable[[Backend, CSG, Sequence[int], int, float], torch.Tensor]
@@ -23,6 +26,14 @@ Method = Callable[[Backend, CSG, Sequence[int], int, float], torch.Tensor]
 
 def baseline(backend: Backend, csg: CSG, seeds: Sequence[int], steps: int, guidance: float) -> torch.Tensor:
     return sample(backend, [csg.prompt] * len(seeds), seeds, steps=steps, guidance_scale=guidance).images
+
+
+def judge_image(image: torch.Tensor, csg: CSG) -> Verdict:
+    """Judge a generated image [3, H, W] in [0, 1] against its graph, at the judge's resolution."""
+    pil = to_pil(image)
+    if pil.size != (JUDGE_SIZE, JUDGE_SIZE):
+        pil = pil.resize((JUDGE_SIZE, JUDGE_SIZE), Image.BILINEAR)
+    return judge(pil, csg)
 
 
 def canonical_graph(prompt: str) -> CSG:
@@ -49,7 +60,7 @@ def evaluate(
             if on_images:
                 on_images(s, name, images)
             for seed, image in zip(seeds, images):
-                verdict = judge(to_pil(image), csg)
+                verdict = judge_image(image, csg)
                 records.append(EvalRecord(
                     prompt=s.prompt, category=s.category, subcategory=s.subcategory, seed=int(seed), method=name,
                     texture=verdict.texture, physical=verdict.physical, passed=verdict.passed, seconds=per_image,

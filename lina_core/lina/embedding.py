@@ -148,8 +148,8 @@ def physics_pairs() -> dict[str, list[PromptPair]]:
     pairs: dict[str, list[PromptPair]] = {
         "reflection": [PromptPair(f"a large mirror with a {c} {o} on it", f"a large table with a {c} {o} on it",
                                   (c, o)) for c, o in things],
-        "shadow": [PromptPair(f"lit from the left, a {c} {o} on the floor", f"lit from the right, a {c} {o} on the floor",
-                              (c, o)) for c, o in things],
+        "shadow": [PromptPair(f"lit from the left, a {c} {o} on the floor",
+                              f"lit from the right, a {c} {o} on the floor", (c, o)) for c, o in things],
         "contact": [PromptPair(f"a table with a {c} {o} on it", f"a table under a {c} {o}", (c, o))
                     for c, o in things],
         "fill": [PromptPair(f"there is more {s} than empty space in the {c} jar",
@@ -182,8 +182,8 @@ def _texture_basis(backend: Backend) -> torch.Tensor:
     items = texture_prompts()
     vecs = _entity_vectors(backend, [p for p, _, _ in items], [w for _, w, _ in items])
     objects = [o for _, _, o in items]
-    residuals = torch.cat([vecs[[i for i, o in enumerate(objects) if o == obj]] -
-                           vecs[[i for i, o in enumerate(objects) if o == obj]].mean(0) for obj in dict.fromkeys(objects)])
+    groups = [torch.tensor([i for i, o in enumerate(objects) if o == obj]) for obj in dict.fromkeys(objects)]
+    residuals = torch.cat([vecs[g] - vecs[g].mean(0) for g in groups])  # colour variation of each object
     _, s, vh = torch.linalg.svd(residuals, full_matrices=False)
     energy = (s ** 2).cumsum(0) / (s ** 2).sum().clamp_min(1e-12)
     k = min(int((energy < _TEXTURE_VARIANCE).sum()) + 1, _MAX_TEXTURE_DIMS, vh.shape[0])

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
+from weakref import WeakKeyDictionary
 
 from ..backends.base import Backend
 from ..csg.graph import CSG
@@ -112,10 +113,18 @@ def _check_range(name: str, value: Any, bounds: tuple[float, float]) -> None:
         raise ValueError(f"{name} must be in [{bounds[0]}, {bounds[1]}], got {value}")
 
 
+_MEASURED: WeakKeyDictionary[Backend, PhysicsDirections] = WeakKeyDictionary()
+
+
 def _directions(backend: Backend, directions: PhysicsDirections | str | Path | None) -> PhysicsDirections:
+    """Given, read from a cache file, or measured once per backend object (evaluation calls this per prompt)."""
     if isinstance(directions, PhysicsDirections):
         return directions
-    return estimate_directions(backend, cache=directions)
+    if directions is not None:
+        return estimate_directions(backend, cache=directions)
+    if backend not in _MEASURED:
+        _MEASURED[backend] = estimate_directions(backend)
+    return _MEASURED[backend]
 
 
 def build_interventions(backend: Backend, csg: CSG, settings: InterventionSettings, steps: int,

@@ -40,8 +40,10 @@ _NAMED_TOL = 0.2
 _NEED: dict[str, float] = {"jar": 0.12, "lamp": 0.08, "person": 0.07, "snake": 0.09, "bird": 0.08, "bottle": 0.2,
                            "cup": 0.18, "table": 0.12, "mirror": 0.45, "tray": 0.1, "light": 0.06}
 _DEFAULT_NEED = 0.25
-_REACH = 0.4  # how far (fraction of the image) an entity may be drawn from its canonical place
-_SUPPORT_REACH = 0.15  # a support found under its found object
+# How far an entity may be drawn from its canonical place: far sideways (jittered layouts move and
+# mirror groups), little up or down (things stand on the ground line; a reflection is not the thing).
+_REACH_X, _REACH_Y, _REACH_Y_OF_HEIGHT = 0.4, 0.1, 0.5
+_SUPPORT_REACH = 0.15  # a mirror found under its found object
 _GROUND_AREA = 0.4  # fraction of a ground band's pixels in its colour
 _HORIZON_STEP = 0.06  # colour step between backdrop and ground that shows a ground at all
 _FILL_TOL = 0.15
@@ -51,7 +53,7 @@ _REFLECTION_AREA = 0.2
 # water shows a dark, rippled copy, a mirror a bright one.
 _WATER_MIX, _MIRROR_MIX = 0.12, 0.35
 _SPILL_PX = 4
-_CONTACT_GAP = 2  # rows of background allowed between an object and its support
+_CONTACT_GAP = 1  # rows of background allowed between an object and its support
 _MOUTH_PX = 4  # how close the patient must come to the agent's pixels
 _ROUGH = 0.15  # difference between a pixel and its smoothed value that counts as pixel noise
 _AGENT_RATIO = 0.7  # (agent scale / patient scale) relative to the layout's, below which roles look swapped
@@ -261,12 +263,23 @@ def _side_light(img: Array, bg: Array, free: Array) -> Array:
     return (a + k * np.arange(w)).astype(np.float32)
 
 
+def _ground_line(csg: CSG, grounds: list[Entity]) -> float:
+    """Where the graph's layout puts the ground line: the top of the ground bands, else the base most
+    free-standing things rest on (the renderer's rule)."""
+    if grounds:
+        return min(g.region.y0 for g in grounds)
+    bases = [e.region.y0 if is_reflective(e.cls) else e.region.y1 for e in csg.entities()
+             if _locatable(e, csg) and category(e.cls) != Category.LIGHT and not csg.parents(e.id, EdgeType.SUPPORTS)
+             and not csg.parents(e.id, EdgeType.CONTAINS) and not csg.parents(e.id, EdgeType.ACTS_ON)]
+    return float(np.median(bases)) if bases else GROUND_Y
+
+
 def _view(image: Any, csg: CSG) -> _View:
     raw = as_array(image)
     img = _smooth(raw)
     h, w = img.shape[:2]
     grounds = _surfaces(csg)
-    expected = (min(g.region.y0 for g in grounds) if grounds else GROUND_Y) * h
+    expected = _ground_line(csg, grounds) * h
     horizon, step = _horizon(raw, expected)
     shift = float(horizon - expected)
     band = _bands(raw, horizon, grounds)
@@ -330,19 +343,40 @@ def _locate_all(v: _View) -> dict[str, Found | None]:
     csg = v.csg
     ents = [e for e in csg.entities() if _locatable(e, csg)]
     mirrors = [e for e in ents if e.cls == "mirror"]
-    found = locate([Target(e.id, _look(v, e), v.box(e.region), _REACH * v.w, _group(e))
-                    for e in ents if e not in mirrors])
+    found = locate([Target(e.id, _look(v, e), v.box(e.region), _reach(v, e), _group(e)) for e in ents if e not in mirrors])
     targets = []
     for e in mirrors:
         box = v.box(e.region)
         kids = [(c, found.get(c.id)) for c in csg.children(e.id, EdgeType.SUPPORTS) if isinstance(c, Entity)]
         dx = [f.centre[0] - (c.region.x0 + c.region.x1) / 2 * v.w for c, f in kids if f is not None and c.region]
-        reach = _REACH * v.w
+        reach = _reach(v, e)
         if dx:
-            box, reach = (box[0] + float(np.mean(dx)), box[1], box[2] + float(np.mean(dx)), box[3]), _SUPPORT_REACH * v.w
+            box = (box[0] + float(np.mean(dx)), box[1], box[2] + float(np.mean(dx)), box[3])
+            reach = (_SUPPORT_REACH * v.w, reach[1])
         targets.append(Target(e.id, _look(v, e), box, reach, _group(e)))
     found.update(locate(targets))
+    for eff in csg.effects(EffectType.REFLECTION):
+        _cut_reflection(v, found, eff)
     return found
+
+
+def _cut_reflection(v: _View, found: dict[str, Found | None], eff: Effect) -> None:
+    """An object's reflection has its colour and touches it: keep only what is above the surface."""
+    obj, surf = _ent(v.csg, eff.params.get("object")), _ent(v.csg, eff.params.get("surface"))
+    f = found.get(obj.id) if obj else None
+    if f is None or surf is None or surf.region is None:
+        return
+    line = v.horizon if _is_ground(v, surf) else int(round(v.box(surf.region)[1]))
+    mask = f.mask.copy()
+    mask[max(line, 0):] = False
+    if mask.any():
+        ys, xs = np.nonzero(mask)
+        found[obj.id] = Found(f.id, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)),
+                              mask, f.coverage)
+
+
+def _reach(v: _View, ent: Entity) -> tuple[float, float]:
+    return _REACH_X * v.w, max(_REACH_Y * v.h, _REACH_Y_OF_HEIGHT * ent.region.height * v.h)
 
 
 def _present(v: _View, ent: Entity) -> Found | None:
@@ -387,7 +421,7 @@ def _rim_is(v: _View, jar: Found, name: str) -> bool:
 
 def _contrast_near(v: _View, ent: Entity) -> float:
     """Fraction of the expected box, at the best place nearby, that stands out from the background."""
-    f = locate([Target(ent.id, (v.dev > DEV) & v.flat, v.box(ent.region), _REACH * v.w, "contrast")])[ent.id]
+    f = locate([Target(ent.id, (v.dev > DEV) & v.flat, v.box(ent.region), _reach(v, ent), "contrast")])[ent.id]
     return f.coverage if f else 0.0
 
 
@@ -497,16 +531,24 @@ def _check_contact(v: _View, eff: Effect) -> NodeVerdict:
 
 
 def _gap(v: _View, fo: Found, line: int) -> int:
-    """Longest run of background rows between the object's lowest pixels and the support line."""
+    """Longest run of backdrop rows between the object's lowest pixels and the support line: rows
+    whose pixels under the object look like the same row just beside it."""
     x0, _, x1, _ = (int(round(c)) for c in fo.box)
     q = max((x1 - x0) // 5, 0)
     cols = slice(x0 + q, max(x1 - q, x0 + q + 1))
-    bottom = int(np.nonzero(fo.mask[:, cols].any(axis=1))[0].max()) if fo.mask[:, cols].any() else int(fo.box[3]) - 1
-    n = max(x1 - x0 - 2 * q, 1)
-    occupied = (v.dev[:, cols] > DEV).sum(axis=1) >= max(1, 0.2 * n)
+    body = fo.mask[:, cols].sum(axis=1)
+    bottom = int(np.nonzero(body >= 0.3 * body.max())[0].max()) if body.any() else int(fo.box[3]) - 1
+    rows = slice(bottom + 1, min(line + 2, v.h))
+    if rows.start >= rows.stop:
+        return 0
+    side = np.zeros(v.w, bool)
+    side[max(x0 - 10, 0):x0] = side[x1:x1 + 10] = True
+    beside = v.img[rows][:, side]
+    ref = np.median(beside, axis=1) if beside.shape[1] else v.bg[rows, x0]
+    occupied = (np.sqrt(((v.img[rows, cols] - ref[:, None]) ** 2).sum(-1)) > DEV).sum(axis=1) >= 2
     run = best = 0
-    for r in range(bottom + 1, min(line + 2, v.h)):
-        run = 0 if occupied[r] else run + 1
+    for o in occupied:
+        run = 0 if o else run + 1
         best = max(best, run)
     return best
 
@@ -577,6 +619,21 @@ def _rest(v: _View, obj: Entity, shadow: Effect) -> float:
     return line
 
 
+def _span_at(f: Found, row: int, x: int) -> tuple[int, int]:
+    """Columns of the found thing's top rows, the run nearest ``x`` (a table's top, not the floor of its colour)."""
+    cols = f.mask[row:row + 3].any(axis=0)
+    if not cols.any():
+        return int(f.box[0]), int(np.ceil(f.box[2]))
+    xs = np.nonzero(cols)[0]
+    x = int(np.clip(x, xs.min(), xs.max()))
+    lo = hi = xs[np.abs(xs - x).argmin()]
+    while lo - 1 >= 0 and cols[lo - 1]:
+        lo -= 1
+    while hi + 1 < len(cols) and cols[hi + 1]:
+        hi += 1
+    return int(lo), int(hi + 1)
+
+
 def _raised(v: _View, sup: Entity) -> bool:
     """A support above the ground (table, cube): a shadow on it ends at its edges. Mirrors lie flat."""
     return not is_reflective(sup.cls) and not _is_ground(v, sup)
@@ -634,7 +691,7 @@ def _side_darkness(v: _View, obj: Entity, fo: Found, eff: Effect) -> tuple[float
             keep.add(sup.id)
             fs = _present(v, sup) if _raised(v, sup) else None
             if fs is not None:
-                lo, hi = int(np.floor(fs.box[0])), int(np.ceil(fs.box[2]))
+                lo, hi = _span_at(fs, int(_top(fs)), (ox0 + ox1) // 2)
     lum = v.raw[y0:y1] @ _LUMA
     own = fo.mask.copy()
     own[base + 1:] = False  # what looks like the object below its base is its shadow
@@ -646,14 +703,8 @@ def _side_darkness(v: _View, obj: Entity, fo: Found, eff: Effect) -> tuple[float
         return float(lum[rows, a:b][sel].mean()) if b - a >= 2 and sel.sum() >= 3 else None
 
     left, right = mean(ox0 - reach, ox0 - 1), mean(ox1 + 1, ox1 + reach)
-    under_rows = slice(max(base - y0, 0), max(base + 2 - y0, 1))
-    if left is None or right is None:  # a narrow support: compare the halves under the object instead
-        cx = (ox0 + ox1) // 2
-        left, right = mean(ox0, cx, under_rows), mean(cx + 1, ox1, under_rows)
-        if left is None or right is None:
-            return None
-        ref = max(left, right, 1e-3)
-        return 1 - left / ref, 1 - right / ref, 0.0
+    if left is None or right is None:  # a support as narrow as the object: nothing beside it to compare
+        return None
     q = max(1, (ox1 - ox0) // 4)
     first = int(np.ceil(rest))  # the first row wholly below the object's base
     under_rows = slice(max(first - y0, 0), max(int(np.ceil(rest + thick)), first + 1) - y0)

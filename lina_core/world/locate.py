@@ -21,6 +21,7 @@ Box = tuple[float, float, float, float]  # pixels x0, y0, x1, y1 (x1, y1 exclusi
 DIST_WEIGHT = 0.15  # score lost per image width between a candidate's centre and the expected one
 OVERLAP_PENALTY = 1.0  # per pixel of the smaller box: two entities of one look may not claim one blob
 CANDIDATES = 3
+GROW = 0.4  # an entity's pixels may reach this far (fraction of its expected size) past its best box
 MAX_OVERLAP = 0.15  # of the smaller box: a cup on a cube of its colour is not the cube
 
 
@@ -31,7 +32,7 @@ class Target:
     id: str
     mask: Array  # bool [H, W]
     expected: Box
-    reach: float  # px the centre may move from the expected centre
+    reach: tuple[float, float]  # px the centre may move from the expected centre, sideways and up/down
     group: str  # entities of one look are placed jointly
 
 
@@ -75,8 +76,10 @@ def _candidates(t: Target) -> list[_Candidate]:
     cover = sums / (bw * bh)
     ys, xs = np.mgrid[0:cover.shape[0], 0:cover.shape[1]]
     ecx, ecy = (x0 + x1) / 2, (y0 + y1) / 2
-    dist = np.hypot(xs + bw / 2 - ecx, ys + bh / 2 - ecy)
-    score = np.where(dist <= t.reach, cover - DIST_WEIGHT * dist / w, -np.inf)
+    dx, dy = xs + bw / 2 - ecx, ys + bh / 2 - ecy
+    dist = np.hypot(dx, dy)
+    inside = (np.abs(dx) <= t.reach[0]) & (np.abs(dy) <= t.reach[1])
+    score = np.where(inside, cover - DIST_WEIGHT * dist / w, -np.inf)
     out: list[_Candidate] = []
     for _ in range(CANDIDATES):
         k = int(np.argmax(score))
@@ -125,8 +128,8 @@ def _pixels(mask: Array, box: Box) -> Array:
     ids = np.nonzero((inside >= 0.3 * total) & (inside > 0))[0]
     ids = ids[ids > 0]
     out = np.isin(labels, ids) if len(ids) else np.zeros_like(mask)
-    # a blob may run far past the box (a wall-coloured stripe): keep it near the box
-    gx, gy = x1 - x0, y1 - y0
+    # a blob may run far past the box (a floor of the table's colour): keep it near the box
+    gx, gy = int(GROW * (x1 - x0)) + 1, int(GROW * (y1 - y0)) + 1
     keep = np.zeros_like(mask)
     keep[max(y0 - gy, 0):y1 + gy, max(x0 - gx, 0):x1 + gx] = True
     return out & keep

@@ -21,6 +21,7 @@ class TrainConfig:
     sample_every: int = 500
     workers: int = 0  # rendering is ~400 scenes/s: in-process is cheaper than a second process on 2 cores
     threads: int = 2
+    init_from: str | None = None  # start from saved weights (e.g. assets/lina-tiny) instead of random ones
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -33,13 +34,14 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample-every", type=int, default=defaults.sample_every)
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--init-from", metavar="DIR", help="start from saved weights, e.g. assets/lina-tiny")
 
 
 def _run(args: argparse.Namespace) -> int:
     from .train import Trainer
 
     cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                      sample_every=args.sample_every, workers=args.workers)
+                      sample_every=args.sample_every, workers=args.workers, init_from=args.init_from)
     trainer = Trainer(cfg)
     if args.resume and trainer.ckpt.exists():
         trainer.resume()

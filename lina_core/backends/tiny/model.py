@@ -18,7 +18,11 @@ from .codec import SpaceToDepthCodec
 from .tokenizer import MAX_TOKENS, SPECIALS, build_tokenizer
 
 DEFAULT_PATH = Path(__file__).resolve().parents[3] / "assets" / "lina-tiny"
-IMAGE_SIZE = 64
+# 32x32 pixels folded 2x2 into a 16x16x12 grid: measured here to draw recognisable scenes within ~1000 steps
+# on 2 CPU cores. 64x64 folded 4x4 (16x16x48) trained at the same speed but was still grainy after 2,250
+# steps: each grid cell then has to denoise 16 pixels at once.
+IMAGE_SIZE = 32
+FOLD = 2
 TEXT_DIM = 128
 
 # v-prediction on a cosine schedule with zero terminal SNR: the model learns to draw from pure noise,
@@ -60,9 +64,9 @@ def build(words: set[str], seed: int = 0) -> TinyComponents:
         num_attention_heads=4, max_position_embeddings=MAX_TOKENS, pad_token_id=SPECIALS.index("[PAD]"),
         bos_token_id=SPECIALS.index("[BOS]"), eos_token_id=SPECIALS.index("[EOS]"),
     ))
-    vae = SpaceToDepthCodec(factor=4)
+    vae = SpaceToDepthCodec(factor=FOLD)
     unet = UNet2DConditionModel(
-        sample_size=IMAGE_SIZE // 4, in_channels=vae.config.latent_channels, out_channels=vae.config.latent_channels,
+        sample_size=IMAGE_SIZE // FOLD, in_channels=vae.config.latent_channels, out_channels=vae.config.latent_channels,
         block_out_channels=(64, 128, 192), layers_per_block=1, norm_num_groups=32,
         down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),

@@ -17,14 +17,13 @@ from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ...evaluation.run import canonical_graph
+from ...evaluation.run import canonical_graph, judge_image
 from ...imaging import grid, to_pil
 from ...sampling import sample
-from ...world.judge import judge
 from ...world.prompts import ood_prompts, sample_prompt, train_prompts_examples
 from ...world.stream import WorldStream
 from .command import TrainConfig
-from .model import IMAGE_SIZE, TinyComponents, build, training_noise_scheduler
+from .model import IMAGE_SIZE, TinyComponents, build, load, training_noise_scheduler
 from .tokenizer import words_of
 
 
@@ -50,6 +49,8 @@ class Trainer:
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.components = build(vocabulary(cfg.seed), seed=cfg.seed)
+        if cfg.init_from:
+            self.init_from(cfg.init_from)
         self.noise = training_noise_scheduler(self.components)
         params = list(self.components.unet.parameters()) + list(self.components.text_encoder.parameters())
         self.params = params
@@ -58,6 +59,15 @@ class Trainer:
         self.step = 0
         self.elapsed = 0.0
         self.gen = torch.Generator().manual_seed(cfg.seed)
+
+    def init_from(self, path: str) -> None:
+        """Start from saved weights (a folder `load` reads): continues training across sessions without the
+        optimizer state that `checkpoint.pt` carries."""
+        saved = load(path)
+        if saved.tokenizer.get_vocab() != self.components.tokenizer.get_vocab():
+            raise RuntimeError(f"{path} was trained with another vocabulary (different seed or prompt templates?)")
+        self.components.unet.load_state_dict(saved.unet.state_dict())
+        self.components.text_encoder.load_state_dict(saved.text_encoder.state_dict())
 
     # -- checkpointing ------------------------------------------------------------------------
     def save_checkpoint(self) -> None:
@@ -118,7 +128,7 @@ class Trainer:
         (self.out / "samples").mkdir(parents=True, exist_ok=True)
         images = [to_pil(im) for im in result.images]
         grid([images]).save(self.out / "samples" / f"step_{self.step:05d}.png")
-        verdicts = [judge(im, canonical_graph(p)) for im, p in zip(images, prompts)]
+        verdicts = [judge_image(im, canonical_graph(p)) for im, p in zip(result.images, prompts)]
         record = {"step": self.step}
         for split, part in (("train", verdicts[:GRID_PER_SPLIT]), ("ood", verdicts[GRID_PER_SPLIT:])):
             record[f"judge_{split}_texture"] = sum(v.texture for v in part) / len(part)
