@@ -4,6 +4,7 @@ same number of model evaluations. Any difference between the two images is cause
 """
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
@@ -82,8 +83,11 @@ def sample(
     cond = backend.encode_prompt(list(prompts))
     uncond = backend.encode_prompt([""] * len(prompts)) if cfg else None
 
+    generators = make_generators(seeds)
+    # Stochastic schedulers (DDPM, ancestral) draw their step noise from the same per-image generators,
+    # as StableDiffusionPipeline does, so every image stays reproducible from its seed.
+    step_kwargs = {"generator": generators} if "generator" in inspect.signature(scheduler.step).parameters else {}
     if latents is None:
-        generators = make_generators(seeds)
         shape = backend.latent_shape(len(prompts))
         latents = randn_tensor(shape, generator=generators, device=backend.device, dtype=backend.dtype)
         latents = latents * scheduler.init_noise_sigma
@@ -101,7 +105,7 @@ def sample(
             state.noise_pred = out_uncond + guidance_scale * (out_cond - out_uncond)
         else:
             state.noise_pred = backend.predict(x_in, t, state.cond)
-        step = scheduler.step(state.noise_pred, t, state.latents, return_dict=True)
+        step = scheduler.step(state.noise_pred, t, state.latents, return_dict=True, **step_kwargs)
         state.prev_latents = step.prev_sample
         state.x0 = getattr(step, "pred_original_sample", None)
         for hook in hooks:

@@ -93,3 +93,19 @@ def test_long_prompts_are_truncated_with_a_warning(tiny):
     with pytest.warns(UserWarning, match="limit of 32 tokens"):
         emb = backend.encode_prompt([" ".join(["ball"] * 60)])
     assert emb.truncated and emb.embeds.shape[1] == 32
+
+
+def test_stochastic_scheduler_matches_the_pipeline_and_is_reproducible(sd):
+    from diffusers import DDPMScheduler
+
+    backend, pipe = sd
+    ddpm = DDPMScheduler.from_config(pipe.scheduler.config)
+    backend.scheduler, pipe.scheduler, euler = ddpm, ddpm, pipe.scheduler
+    try:
+        ref = pipe(PROMPT, num_inference_steps=4, guidance_scale=3.0, generator=make_generators([5]),
+                   height=backend.image_size, width=backend.image_size, output_type="pt").images
+        ours = sample(backend, [PROMPT], [5], steps=4, guidance_scale=3.0).images
+        torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+        assert torch.equal(ours, sample(backend, [PROMPT], [5], steps=4, guidance_scale=3.0).images)
+    finally:
+        backend.scheduler, pipe.scheduler = euler, euler
