@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from . import __version__
 from .backends.tiny.command import TRAIN_TINY_COMMAND
+from .bench import BENCH_COMMAND
 from .command import Command
 from .evaluation.command import EVALUATE_COMMAND
 from .world.pap_command import BUILD_PAP_COMMAND
@@ -108,7 +109,7 @@ CSG_COMMAND = Command(
     user_errors=(PromptError, CSGFormatError, LLMParseError, LLMBackendError),
 )
 
-COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND, EVALUATE_COMMAND, BUILD_PAP_COMMAND)
+COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND, EVALUATE_COMMAND, BENCH_COMMAND, BUILD_PAP_COMMAND)
 
 
 # -- entry point -------------------------------------------------------------------------------

@@ -155,8 +155,10 @@ def _level(s: Scene) -> Iterator[tuple[str, CSG]]:
 
 
 def _floating(s: Scene) -> Iterator[tuple[str, CSG]]:
+    held = {e.params.get("patient") for e in s.csg.effects(EffectType.ACTION)}
     for eff in s.csg.effects(EffectType.CONTACT):
-        if eff.params.get("part") == "mouth":
+        # a patient held in a mouth is already off its support: lifting it changes nothing
+        if eff.params.get("part") == "mouth" or eff.params["object"] in held:
             continue
         g = copy.deepcopy(s.csg)
         obj = g.node(eff.params["object"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import time
 from pathlib import Path
@@ -19,39 +20,62 @@ vj = sys.modules.setdefault("validate_judge", importlib.util.module_from_spec(_s
 _spec.loader.exec_module(vj)
 
 
+MODES = vj.MODES  # "matched": judged against its own layout; "jitter": training jitter vs the canonical layout
+
+
 @pytest.fixture(scope="module")
-def fixed_scenes() -> list:
-    """The 48 fixed train/OOD prompts, one seed each (about 250 images with their counterfactuals)."""
+def fixed_scenes() -> dict[str, list]:
+    """The 48 fixed train/OOD prompts, one seed each, in both layout modes (about 250 images each)."""
     prompts = [p.prompt for p in ood_prompts() + train_prompts_examples()]
-    return [vj.scene(p, seed) for seed, p in enumerate(prompts)]
+    return {mode: [vj.scene(p, seed, mode) for seed, p in enumerate(prompts)] for mode in MODES}
 
 
 @pytest.fixture(scope="module")
-def tallies(fixed_scenes) -> tuple:
-    return vj.validate(fixed_scenes, seed=0)
+def tallies(fixed_scenes) -> dict[str, tuple]:
+    return {mode: vj.validate(scenes, seed=0) for mode, scenes in fixed_scenes.items()}
 
 
-def _case(prompt: str, seed: int, kind: str) -> "vj.Case":
-    return next(c for c in vj.cases(vj.scene(prompt, seed)) if c.kind == kind)
+def _case(prompt: str, seed: int, kind: str, mode: str = "matched") -> "vj.Case":
+    return next(c for c in vj.cases(vj.scene(prompt, seed, mode)) if c.kind == kind)
 
 
-def test_correct_renders_pass(tallies) -> None:
-    clean, _, _ = tallies
-    assert clean.node_rate() >= 0.93, vj.table(clean, clean)
-    assert clean.correct_score() >= 0.93
+@pytest.mark.parametrize("mode", MODES)
+def test_correct_renders_pass(tallies, mode: str) -> None:
+    """Pooled over every node check; the per-type mean is reported by the script (one white lamp on a
+    pale wall is a whole node type in this small sample)."""
+    clean, noisy, _ = tallies[mode]
+    assert clean.node_rate() >= 0.95, vj.table({"clean": clean})
+    assert noisy.node_rate() >= 0.9, vj.table({"noisy": noisy})
 
 
-def test_counterfactuals_fail_the_right_node(tallies) -> None:
-    clean, _, _ = tallies
-    for kind in ("removed", "unclipped", "side", "level"):
+@pytest.mark.parametrize("mode", MODES)
+def test_counterfactuals_fail_the_right_node(tallies, mode: str) -> None:
+    clean, noisy, _ = tallies[mode]
+    for kind in ("removed", "unclipped", "side", "swapped", "level", "floating", "colour"):
         assert clean.caught[kind][1] > 0, f"no {kind} counterfactual was built"
-    assert clean.catch_rate() >= 0.85, vj.table(clean, clean)
+    assert clean.catch_rate() >= 0.95, vj.table({"clean": clean})
+    assert noisy.catch_rate() >= 0.9, vj.table({"noisy": noisy})
 
 
-def test_blur_and_noise(tallies) -> None:
-    _, noisy, _ = tallies
-    assert noisy.node_rate() >= 0.85, vj.table(noisy, noisy)
-    assert noisy.catch_rate() >= 0.8, vj.table(noisy, noisy)
+def test_meaningless_images_score_nothing(fixed_scenes) -> None:
+    """Pixel noise (an untrained model's output) and a blank image show no object and no effect."""
+    scores = vj.null_scores([s.judged for s in fixed_scenes["jitter"][:12]])
+    for name in ("uniform noise", "gaussian noise", "blank"):
+        texture, physical = scores[name]
+        assert texture <= 0.1 and physical <= 0.1, (name, texture, physical)
+
+
+def test_mirrored_layout_is_found() -> None:
+    """A jittered layout that puts the patient on the other side of the agent (the agent faces the
+    other way) still passes the action and the bite, judged against the canonical layout."""
+    canon = vj.scene("a bird eats a snake", 0, "jitter").judged
+    side = np.sign(canon.node("snake").region.center[0] - canon.node("bird").region.center[0])
+    seed = next(s for s in range(200) if np.sign(
+        (g := vj.scene("a bird eats a snake", s, "jitter").csg).node("snake").region.center[0]
+        - g.node("bird").region.center[0]) != side)
+    case = _case("a bird eats a snake", seed, "correct", "jitter")
+    nodes = judge(case.image, case.csg).by_id()
+    assert nodes["action_eat"].passed and nodes["contact_snake"].passed and nodes["bird"].passed
 
 
 @pytest.mark.parametrize("kind, target, reason", [
@@ -104,6 +128,9 @@ def test_verdict_scores_and_summary() -> None:
     case = _case("a red cube on a table, lit from the right", 5, "removed")
     v = judge(case.image, case.csg)
     assert isinstance(v, Verdict) and all(0.0 <= n.score <= 1.0 for n in v.nodes)
+    assert all(type(n.passed) is bool and type(n.score) is float for n in v.nodes)
+    assert type(v.passed) is bool and type(v.physical) is float and type(v.texture) is float
+    assert json.loads(json.dumps(v.as_dict()))["nodes"][0]["node_id"] == v.nodes[0].node_id
     ents = [n for n in v.nodes if n.kind == "entity"]
     phys = [n for n in v.nodes if n.kind != "entity"]
     assert v.texture == pytest.approx(sum(n.passed for n in ents) / len(ents))
@@ -127,14 +154,14 @@ def test_blank_image_fails_everything_drawn() -> None:
 
 
 def test_fast(fixed_scenes) -> None:
-    """Target < 5 ms per 64x64 image; best of 5 per image so a busy shared machine does not decide."""
+    """Target < 5 ms per 64x64 image: CPU time (a busy shared machine stretches wall time), best of 5."""
     times = []
-    for s in fixed_scenes[:10]:
+    for s in fixed_scenes["jitter"][:10]:
         image = vj.cases(s)[0].image
         best = np.inf
         for _ in range(5):
-            t0 = time.perf_counter()
-            judge(image, s.csg)
-            best = min(best, time.perf_counter() - t0)
+            t0 = time.process_time()
+            judge(image, s.judged)
+            best = min(best, time.process_time() - t0)
         times.append(best)
     assert float(np.median(times)) < 0.01

@@ -1,4 +1,5 @@
-"""The `evaluate` command: judge scores per category as a table, a JSON summary and a sample grid."""
+"""The `evaluate` command: judge scores per category and method as a table, a JSON report and a sample grid;
+``--shard K/N`` runs one slice of the work and ``--merge`` joins the slices' reports."""
 from __future__ import annotations
 
 import argparse
@@ -12,25 +13,57 @@ from ..command import Command
 def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default=None, help="backend name (default: $LINA_BACKEND or tiny)")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--split", choices=("train", "ood"), default="ood", help="the world's fixed prompt list")
+    source.add_argument("--split", choices=("train", "ood"), default="ood",
+                        help="the world's fixed prompt list (ood also runs the train-list partners of swapped "
+                             "agency prompts, for the paired score only)")
     source.add_argument("--prompts", type=Path, metavar="FILE", help="one prompt per line (parsed, then judged)")
+    source.add_argument("--merge", type=Path, nargs="+", metavar="SHARD.json",
+                        help="join the --json reports of the shards of one run (generates nothing)")
+    p.add_argument("--methods", default="baseline",
+                   help="comma-separated: baseline, lina, lina-fixed, lina-embedding, lina-latent, lina-schedule")
     p.add_argument("--seeds", type=int, default=4, help="seeds per prompt (0..K-1)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=5.0)
-    p.add_argument("--json", type=Path, metavar="OUT.json", help="write the summary and every record")
-    p.add_argument("--grid", type=Path, metavar="OUT.png", help="write a grid of the generated images")
+    p.add_argument("--shard", default="0/1", metavar="K/N",
+                   help="evaluate only slice K (from 0) of N of the (prompt, seed) list; join with --merge")
+    p.add_argument("--json", type=Path, metavar="OUT.json", help="write the settings, the summary and every record")
+    p.add_argument("--grid", type=Path, metavar="OUT.png", help="write a grid of the images this process generated")
+
+
+def _write(report: dict, path: Path | None) -> None:
+    from .records import markdown_table
+
+    print(markdown_table(report["summary"]))
+    if path:
+        path.write_text(json.dumps(report, indent=1))
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from .records import load_report, merge_reports
+
+    _write(merge_reports([load_report(p) for p in args.merge]), args.json)
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.merge:
+        return _merge(args)
     from ..backends.registry import load_backend
     from ..imaging import grid, to_pil
+    from ..world.prompts import train_prompts_examples
+    from .methods import make_methods, parse_method_names
+    from .paired import partner_samples
     from .prompts import evaluation_prompts
-    from .records import markdown_table, summarize
-    from .run import baseline, evaluate
+    from .records import build_report
+    from .run import Shard, evaluate_distributed, work_items
 
     if not 1 <= args.seeds <= 64:
         raise ValueError(f"--seeds must be between 1 and 64, got {args.seeds}")
+    names = parse_method_names(args.methods)
+    shard = Shard.parse(args.shard)
     samples = evaluation_prompts(None if args.prompts else args.split, args.prompts)
+    if not args.prompts and args.split == "ood":
+        samples += partner_samples(samples, train_prompts_examples())
     backend = load_backend(args.backend)
     rows, captions = [], []
 
@@ -38,20 +71,24 @@ def _run(args: argparse.Namespace) -> int:
         rows.append([to_pil(im) for im in images])
         captions.append(f"{method}: {sample.prompt}")
 
-    records = evaluate(backend, samples, list(range(args.seeds)), {"baseline": baseline}, steps=args.steps,
-                       guidance=args.guidance, on_images=keep)
-    summary = summarize(records)
-    print(markdown_table(summary))
-    if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "records": [r.as_dict() for r in records]}, indent=1))
-    if args.grid:
+    items = shard.take(work_items(samples, range(args.seeds)))
+    records, is_main = evaluate_distributed(backend, items, make_methods(names), steps=args.steps,
+                                            guidance=args.guidance, on_images=keep)
+    if not is_main:
+        return 0
+    config = {"backend": backend.name, "prompts": str(args.prompts) if args.prompts else f"split:{args.split}",
+              "seeds": args.seeds, "steps": args.steps, "guidance": args.guidance, "methods": names,
+              "shard": [shard.index, shard.count]}
+    _write(build_report(records, config), args.json)
+    if args.grid and rows:
         grid(rows, scale=2, captions=captions).save(args.grid)
     return 0
 
 
 EVALUATE_COMMAND = Command(
     name="evaluate",
-    help="generate images for a prompt set and score them with the world's judge (texture, physical alignment)",
+    help="generate images for a prompt set with each method and score them with the world's judge "
+         "(texture, physical alignment, swapped pairs, time)",
     configure=_configure,
     run=_run,
     user_errors=(ValueError, MissingWeightsError),

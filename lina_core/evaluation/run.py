@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any, Callable, Sequence, TypeVar
 
 import torch
 from PIL import Image
@@ -16,11 +18,15 @@ from ..imaging import to_pil
 from ..sampling import sample
 from ..world.judge import Verdict, judge
 from ..world.prompts import PromptSample
+from .paired import PARTNER_OF
 from .records import EvalRecord
 
 JUDGE_SIZE = 64  # the judge is validated on 64x64 renders; smaller generations are upsampled to it first
 
-# A method turns a laid-out graph and seeds into images [B, 3, H, W] in [0, 1].
+T = TypeVar("T")
+
+# A method turns a laid-out graph and seeds into images [B, 3, H, W] in [0, 1]. One that needs a one-off
+# set-up may also have ``prepare(backend)``; evaluation calls it before timing anything.
 Method = Callable[[Backend, CSG, Sequence[int], int, float], torch.Tensor]
 
 
@@ -41,6 +47,97 @@ def canonical_graph(prompt: str) -> CSG:
     return assign_layout(parse_prompt(prompt), seed=0, jitter=0.0)
 
 
+@dataclass(frozen=True)
+class WorkItem:
+    """One unit of evaluation work: a prompt at one seed (every method runs on it)."""
+
+    sample: PromptSample
+    seed: int
+
+
+def work_items(samples: Sequence[PromptSample], seeds: Sequence[int]) -> list[WorkItem]:
+    """Prompt-major: a prompt's seeds are adjacent, so a contiguous share keeps them in one batch."""
+    return [WorkItem(s, int(seed)) for s in samples for seed in seeds]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Slice ``index`` of ``count`` contiguous, near-equal slices (the first ones one item longer, the
+    split ``accelerate``'s ``split_between_processes`` makes): shards 0..N-1 cover every item once."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index}/{self.count}: need 0 <= K < N")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """"K/N" (K counted from 0)."""
+        try:
+            k, n = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard expects K/N with integers, e.g. 0/2; got {text!r}") from None
+        return cls(k, n)
+
+    def take(self, items: Sequence[T]) -> list[T]:
+        size, extra = divmod(len(items), self.count)
+        start = self.index * size + min(self.index, extra)
+        return list(items[start:start + size + (self.index < extra)])
+
+
+def timed(fn: Callable[[], torch.Tensor], device: torch.device) -> tuple[torch.Tensor, float]:
+    """(result, wall seconds), waiting for the GPU to finish so queued kernels are counted."""
+    start = time.perf_counter()
+    out = fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, time.perf_counter() - start
+
+
+def warm_up(backend: Backend, methods: dict[str, Method], csg: CSG, seed: int, steps: int, guidance: float) -> None:
+    """Untimed: each method's one-off set-up (``prepare(backend)``, e.g. measuring directions) and one image
+    each, so that first-call costs (allocations, kernel selection on a GPU) land on no method's timing."""
+    for method in methods.values():
+        prepare = getattr(method, "prepare", None)
+        if prepare is not None:
+            prepare(backend)
+    for method in methods.values():
+        method(backend, csg, [seed], steps, guidance)
+
+
+def evaluate_items(
+    backend: Backend,
+    items: Sequence[WorkItem],
+    methods: dict[str, Method],
+    steps: int = 20,
+    guidance: float = 5.0,
+    on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
+) -> list[EvalRecord]:
+    """Judge every method on every item; consecutive items of one prompt are generated as one batch."""
+    records: list[EvalRecord] = []
+    batches = [list(group) for _, group in groupby(items, key=lambda it: it.sample)]
+    if batches:
+        warm_up(backend, methods, canonical_graph(items[0].sample.prompt), items[0].seed, steps, guidance)
+    for batch in tqdm(batches, desc="evaluate"):
+        s, seeds = batch[0].sample, [it.seed for it in batch]
+        csg = canonical_graph(s.prompt)
+        for name, method in methods.items():
+            images, seconds = timed(lambda: method(backend, csg, seeds, steps, guidance), backend.device)
+            if on_images:
+                on_images(s, name, images)
+            for seed, image in zip(seeds, images):
+                verdict = judge_image(image, csg)
+                records.append(EvalRecord(
+                    prompt=s.prompt, category=s.category, subcategory=s.subcategory, seed=seed, method=name,
+                    texture=verdict.texture, physical=verdict.physical, passed=verdict.passed,
+                    seconds=seconds / len(seeds), nodes=[vars(n) for n in verdict.nodes],
+                    pair_only=PARTNER_OF in s.metadata,
+                ))
+    return records
+
+
 def evaluate(
     backend: Backend,
     samples: Sequence[PromptSample],
@@ -50,20 +147,35 @@ def evaluate(
     guidance: float = 5.0,
     on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
 ) -> list[EvalRecord]:
-    records: list[EvalRecord] = []
-    for s in tqdm(samples, desc="evaluate"):
-        csg = canonical_graph(s.prompt)
-        for name, method in methods.items():
-            start = time.perf_counter()
-            images = method(backend, csg, seeds, steps, guidance)
-            per_image = (time.perf_counter() - start) / len(seeds)
-            if on_images:
-                on_images(s, name, images)
-            for seed, image in zip(seeds, images):
-                verdict = judge_image(image, csg)
-                records.append(EvalRecord(
-                    prompt=s.prompt, category=s.category, subcategory=s.subcategory, seed=int(seed), method=name,
-                    texture=verdict.texture, physical=verdict.physical, passed=verdict.passed, seconds=per_image,
-                    nodes=[vars(n) for n in verdict.nodes],
-                ))
-    return records
+    """Every method on every prompt at every seed (all seeds of a prompt in one batch)."""
+    return evaluate_items(backend, work_items(samples, seeds), methods, steps, guidance, on_images)
+
+
+def _partial_state() -> Any | None:
+    """accelerate's process state, or None when accelerate is not installed."""
+    try:
+        from accelerate import PartialState
+    except ImportError:
+        return None
+    return PartialState()
+
+
+def evaluate_distributed(
+    backend: Backend,
+    items: Sequence[WorkItem],
+    methods: dict[str, Method],
+    steps: int = 20,
+    guidance: float = 5.0,
+    on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
+) -> tuple[list[EvalRecord], bool]:
+    """(all records, whether this is the main process). Under ``accelerate launch`` with several processes
+    each evaluates its contiguous share (``split_between_processes``) and the records are gathered on every
+    process; with one process (or without accelerate) this is ``evaluate_items`` on all the items."""
+    state = _partial_state()
+    if state is None or state.num_processes == 1:
+        return evaluate_items(backend, items, methods, steps, guidance, on_images), True
+    from accelerate.utils import gather_object
+
+    with state.split_between_processes(list(items)) as mine:
+        local = evaluate_items(backend, mine, methods, steps, guidance, on_images)
+    return gather_object(local), state.is_main_process

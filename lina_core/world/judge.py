@@ -42,7 +42,7 @@ _NEED: dict[str, float] = {"jar": 0.12, "lamp": 0.08, "person": 0.07, "snake": 0
 _DEFAULT_NEED = 0.25
 # How far an entity may be drawn from its canonical place: far sideways (jittered layouts move and
 # mirror groups), little up or down (things stand on the ground line; a reflection is not the thing).
-_REACH_X, _REACH_Y, _REACH_Y_OF_HEIGHT = 0.4, 0.1, 0.5
+_REACH_X, _REACH_Y, _REACH_Y_OF_HEIGHT, _REACH_ACTION_Y = 0.4, 0.1, 0.5, 0.15
 _SUPPORT_REACH = 0.15  # a mirror found under its found object
 _GROUND_AREA = 0.4  # fraction of a ground band's pixels in its colour
 _HORIZON_STEP = 0.06  # colour step between backdrop and ground that shows a ground at all
@@ -52,7 +52,7 @@ _REFLECTION_AREA = 0.2
 # How far (0 = plain surface, 1 = the object itself) a reflection pixel moves towards the object:
 # water shows a dark, rippled copy, a mirror a bright one.
 _WATER_MIX, _MIRROR_MIX = 0.12, 0.35
-_SPILL_PX = 4
+_SPILL_PX = 6
 _CONTACT_GAP = 1  # rows of background allowed between an object and its support
 _MOUTH_PX = 4  # how close the patient must come to the agent's pixels
 _ROUGH = 0.15  # difference between a pixel and its smoothed value that counts as pixel noise
@@ -131,17 +131,20 @@ def _near_colour(px: Array, c: Array, scale: tuple[float, float] = _CHROMATIC_SC
 _NAMES = list(COLOURS)
 
 
+_NAMED_RGB = np.stack([_rgb(COLOURS[n]) for n in _NAMES])  # [K, 3]
+_NAMED_LO = np.array([_SCALE.get(n, _CHROMATIC_SCALE)[0] for n in _NAMES], np.float32)
+_NAMED_CC = (_NAMED_RGB * _NAMED_RGB).sum(-1)
+_NAMED_HI = np.array([_SCALE.get(n, _CHROMATIC_SCALE)[1] for n in _NAMES], np.float32)
+
+
 def _nearest_named(px: Array) -> tuple[Array, Array]:
     """Per pixel: index into _NAMES of the nearest named colour under shading, and the distance to it."""
-    best_d = np.full(px.shape[:2], np.inf, np.float32)
-    best = np.zeros(px.shape[:2], np.int8)
-    for k, name in enumerate(_NAMES):
-        cc = _rgb(COLOURS[name])
-        s = np.clip(px @ cc / float(cc @ cc), *_SCALE.get(name, _CHROMATIC_SCALE))
-        d = np.sqrt(((px - s[..., None] * cc) ** 2).sum(-1)) / np.maximum(s, 0.5)
-        closer = d < best_d
-        best[closer], best_d[closer] = k, d[closer]
-    return best, best_d
+    cc = _NAMED_CC
+    pc = px @ _NAMED_RGB.T  # [H, W, K]
+    s = np.clip(pc / cc, _NAMED_LO, _NAMED_HI)
+    d2 = ((px * px).sum(-1, keepdims=True) - 2 * s * pc + s * s * cc) / np.maximum(s, 0.5) ** 2
+    best = d2.argmin(-1)
+    return best.astype(np.int8), np.sqrt(np.maximum(np.take_along_axis(d2, best[..., None], -1)[..., 0], 0.0))
 
 
 def _row_median(img: Array, keep: Array) -> Array:
@@ -209,14 +212,16 @@ class _View:
 
     def box(self, region: Region) -> Box:
         """A canonical region in pixels, moved with the ground line."""
-        return (region.x0 * self.w, region.y0 * self.h + self.shift_y, region.x1 * self.w, region.y1 * self.h + self.shift_y)
+        dy = self.shift_y
+        return (region.x0 * self.w, region.y0 * self.h + dy, region.x1 * self.w, region.y1 * self.h + dy)
 
     def named_mask(self, name: str) -> Array:
         k = _NAMES.index(name)
         li, di, lr, dr, lu, du = self.named
-        hit = ((li == k) & (di <= _NAMED_TOL)) | ((lr == k) & (dr <= _NAMED_TOL))
-        unmixed = (lu == k) & (du <= _NAMED_TOL) & (self.dev > DEV)
-        return (hit & (self.dev > DEV / 2) | unmixed) & self.flat
+        smooth = (li == k) & (di <= _NAMED_TOL) & (self.dev > DEV / 2)
+        # single raw pixels and unmixed edges are noisier evidence: they must stand out more
+        raw = ((lr == k) & (dr <= _NAMED_TOL) | (lu == k) & (du <= _NAMED_TOL)) & (self.dev > DEV)
+        return (smooth | raw) & self.flat
 
 
 def _flat(raw: Array, img: Array) -> Array:
@@ -269,7 +274,7 @@ def _ground_line(csg: CSG, grounds: list[Entity]) -> float:
     if grounds:
         return min(g.region.y0 for g in grounds)
     bases = [e.region.y0 if is_reflective(e.cls) else e.region.y1 for e in csg.entities()
-             if _locatable(e, csg) and category(e.cls) != Category.LIGHT and not csg.parents(e.id, EdgeType.SUPPORTS)
+             if _locatable(e) and category(e.cls) != Category.LIGHT and not csg.parents(e.id, EdgeType.SUPPORTS)
              and not csg.parents(e.id, EdgeType.CONTAINS) and not csg.parents(e.id, EdgeType.ACTS_ON)]
     return float(np.median(bases)) if bases else GROUND_Y
 
@@ -289,7 +294,8 @@ def _view(image: Any, csg: CSG) -> _View:
     ground_ids = {g.id for g in grounds}
     pad = 0.06 * w
     for n in csg.nodes():
-        if n.region is not None and n.id not in ground_ids and not (isinstance(n, Entity) and category(n.cls) == Category.LIGHT):
+        light = isinstance(n, Entity) and category(n.cls) == Category.LIGHT
+        if n.region is not None and n.id not in ground_ids and not light:
             r = n.region
             free[max(int(r.y0 * h + shift - pad), 0):int(r.y1 * h + shift + pad) + 1,
                  max(int(r.x0 * w - pad), 0):int(r.x1 * w + pad) + 1] = False
@@ -327,7 +333,7 @@ def _look(v: _View, ent: Entity) -> Array:
     return v.named_mask(name) if name else (v.dev > DEV) & v.flat
 
 
-def _locatable(ent: Entity, csg: CSG) -> bool:
+def _locatable(ent: Entity) -> bool:
     return category(ent.cls) not in (Category.SURFACE, Category.SUBSTANCE) and ent.region is not None
 
 
@@ -341,9 +347,10 @@ def _locate_all(v: _View) -> dict[str, Found | None]:
     """Everything in wide windows, entities of one look jointly; then mirrors (whose look is
     "whatever lies flat on the ground") right under the things found on them."""
     csg = v.csg
-    ents = [e for e in csg.entities() if _locatable(e, csg)]
+    ents = [e for e in csg.entities() if _locatable(e)]
     mirrors = [e for e in ents if e.cls == "mirror"]
-    found = locate([Target(e.id, _look(v, e), v.box(e.region), _reach(v, e), _group(e)) for e in ents if e not in mirrors])
+    found = locate([Target(e.id, _look(v, e), v.box(e.region), _reach(v, e), _group(e))
+                    for e in ents if e not in mirrors])
     targets = []
     for e in mirrors:
         box = v.box(e.region)
@@ -376,7 +383,14 @@ def _cut_reflection(v: _View, found: dict[str, Found | None], eff: Effect) -> No
 
 
 def _reach(v: _View, ent: Entity) -> tuple[float, float]:
-    return _REACH_X * v.w, max(_REACH_Y * v.h, _REACH_Y_OF_HEIGHT * ent.region.height * v.h)
+    ry = max(_REACH_Y * v.h, _REACH_Y_OF_HEIGHT * ent.region.height * v.h)
+    if _in_action(v.csg, ent):  # who holds whom (and how big each is) moves the pair up and down
+        ry = max(ry, _REACH_ACTION_Y * v.h)
+    return _REACH_X * v.w, ry
+
+
+def _in_action(csg: CSG, ent: Entity) -> bool:
+    return any(ent.id in (e.params.get("agent"), e.params.get("patient")) for e in csg.effects(EffectType.ACTION))
 
 
 def _present(v: _View, ent: Entity) -> Found | None:
@@ -521,24 +535,35 @@ def _check_contact(v: _View, eff: Effect) -> NodeVerdict:
         return _fail(eff.id, "effect", "contact without an object or a support in the graph")
     if eff.params.get("part") == "mouth":
         return _check_mouth(v, eff, obj, sup)
+    holder = _holder(v.csg, obj)
+    if holder is not None and holder.id != sup.id:  # the layout puts it in the agent's mouth, off its support
+        return NodeVerdict(eff.id, "effect", True, 0.5, f"{obj.cls} is held by the {holder.cls}, not on the {sup.cls}")
     fo = _present(v, obj)
     line = _support_line(v, obj, sup)
     if fo is None or line is None:
         return _fail(eff.id, "effect", f"no {obj.cls if fo is None else sup.cls} found for the contact")
-    gap = _gap(v, fo, int(round(line)))
+    gap = _gap(v, fo, int(round(line)), obj.region.height * v.h)
     return _verdict(eff.id, "effect", -gap, -_CONTACT_GAP, 2.0, f"{obj.cls} rests on the {sup.cls}",
                     f"{obj.cls} floats {gap} px above the {sup.cls}")
 
 
-def _gap(v: _View, fo: Found, line: int) -> int:
+def _holder(csg: CSG, obj: Entity) -> Entity | None:
+    """The agent of an action on ``obj``, if any."""
+    for eff in csg.effects(EffectType.ACTION):
+        if eff.params.get("patient") == obj.id:
+            return _ent(csg, eff.params.get("agent"))
+    return None
+
+
+def _gap(v: _View, fo: Found, line: int, height: float) -> int:
     """Longest run of backdrop rows between the object's lowest pixels and the support line: rows
     whose pixels under the object look like the same row just beside it."""
     x0, _, x1, _ = (int(round(c)) for c in fo.box)
-    q = max((x1 - x0) // 5, 0)
-    cols = slice(x0 + q, max(x1 - q, x0 + q + 1))
+    cols = slice(x0, max(x1, x0 + 1))
     body = fo.mask[:, cols].sum(axis=1)
     bottom = int(np.nonzero(body >= 0.3 * body.max())[0].max()) if body.any() else int(fo.box[3]) - 1
-    rows = slice(bottom + 1, min(line + 2, v.h))
+    bottom = min(bottom, int(round(fo.box[1] + height)) - 1)  # stray pixels of its colour on the support below
+    rows = slice(bottom + 1, min(line, v.h))
     if rows.start >= rows.stop:
         return 0
     side = np.zeros(v.w, bool)
@@ -614,14 +639,15 @@ def _rest(v: _View, obj: Entity, shadow: Effect) -> float:
         if isinstance(sup, Entity) and not _is_ground(v, sup) and sup.region is not None:
             top = _support_line(v, obj, sup)
             if top is not None:
-                canon = (container_interior(sup.region).y1 if category(sup.cls) == Category.CONTAINER else sup.region.y0)
+                held = category(sup.cls) == Category.CONTAINER
+                canon = container_interior(sup.region).y1 if held else sup.region.y0
                 return line + top - (canon * v.h + v.shift_y)
     return line
 
 
 def _span_at(f: Found, row: int, x: int) -> tuple[int, int]:
     """Columns of the found thing's top rows, the run nearest ``x`` (a table's top, not the floor of its colour)."""
-    cols = f.mask[row:row + 3].any(axis=0)
+    cols = ndimage.binary_closing(f.mask[row:row + 3].any(axis=0), structure=np.ones(5, bool))
     if not cols.any():
         return int(f.box[0]), int(np.ceil(f.box[2]))
     xs = np.nonzero(cols)[0]
@@ -661,6 +687,7 @@ def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
         return NodeVerdict(eff.id, "effect", True, 0.5, f"too little ground beside the {obj.cls} to judge its shadow")
     left, right, below = dark
     lateral = right - left  # > 0: darker on the right
+    below = below or 0.0
     if side in ("left", "right"):
         value = lateral if side == "right" else -lateral
     else:
@@ -703,8 +730,14 @@ def _side_darkness(v: _View, obj: Entity, fo: Found, eff: Effect) -> tuple[float
         return float(lum[rows, a:b][sel].mean()) if b - a >= 2 and sel.sum() >= 3 else None
 
     left, right = mean(ox0 - reach, ox0 - 1), mean(ox1 + 1, ox1 + reach)
-    if left is None or right is None:  # a support as narrow as the object: nothing beside it to compare
-        return None
+    if left is None or right is None:  # a narrow support: compare the halves just under the object
+        cx = (ox0 + ox1) // 2
+        band = slice(max(base - y0, 0), None)  # from the base down: the object's own edge is above it
+        left, right = mean(ox0, cx, band), mean(cx + 1, ox1, band)
+        if left is None or right is None:
+            return None
+        ref = max(left, right, 1e-3)
+        return 1 - left / ref, 1 - right / ref, None
     q = max(1, (ox1 - ox0) // 4)
     first = int(np.ceil(rest))  # the first row wholly below the object's base
     under_rows = slice(max(first - y0, 0), max(int(np.ceil(rest + thick)), first + 1) - y0)
@@ -754,13 +787,9 @@ def _surface(v: _View, fo: Found, surf: Entity) -> _Surface | None:
         return None
     gx0, gy0, gx1, gy1 = (int(round(c)) for c in fs.box)
     area[gy0 + 1:gy1 - 1, gx0 + 1:gx1 - 1] = True
-    line = int(round(max(fs.box[1], _base(fo))))
+    line = int(round(max(fs.box[1], fo.box[3])))
     dx = int(round(_beside(fo.box[0], fo.box[2], gx0 + 1, gx1 - 1)))
     return _Surface(area, line, dx, np.broadcast_to(_rgb(MIRROR_GLASS), v.img.shape), False)
-
-
-def _base(fo: Found) -> float:
-    return fo.box[3]
 
 
 def _beside(x0: float, x1: float, s0: float, s1: float) -> float:
@@ -773,7 +802,16 @@ def _beside(x0: float, x1: float, s0: float, s1: float) -> float:
     return 0.0
 
 
-def _mirrored(v: _View, fo: Found, s: _Surface) -> tuple[Array, Array, Array]:
+def _silhouette(v: _View, fo: Found, line: int, keep: set[str]) -> Array:
+    """Everything drawn between the found object's top and the line, in its columns: its colour and
+    its other parts (a lamp's pole and base, legs), not other things."""
+    x0, y0, x1, _ = (int(round(c)) for c in fo.box)
+    out = np.zeros((v.h, v.w), bool)
+    out[max(y0, 0):max(line, 0), max(x0, 0):max(x1, 0)] = True
+    return (out & (v.dev > DEV) & ~_others(v, keep)) | fo.mask
+
+
+def _mirrored(v: _View, src_mask: Array, s: _Surface) -> tuple[Array, Array, Array]:
     """The object's pixels flipped about the line (and shifted): target mask, source rows and columns."""
     ys, xs = np.arange(v.h), np.arange(v.w)
     src_y = 2 * s.line - 1 - ys
@@ -781,7 +819,7 @@ def _mirrored(v: _View, fo: Found, s: _Surface) -> tuple[Array, Array, Array]:
     ok_y = (src_y >= 0) & (src_y < v.h) & (ys >= s.line)
     ok_x = (src_x >= 0) & (src_x < v.w)
     sy, sx = np.clip(src_y, 0, v.h - 1), np.clip(src_x, 0, v.w - 1)
-    flipped = fo.mask[sy][:, sx] & ok_y[:, None] & ok_x[None, :]
+    flipped = src_mask[sy][:, sx] & ok_y[:, None] & ok_x[None, :]
     if s.water:  # ripples shift rows sideways by about a pixel
         flipped = ndimage.binary_dilation(flipped, structure=np.ones((1, 3), bool))
     return flipped, sy, sx
@@ -795,15 +833,16 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
     s = _surface(v, fo, surf) if fo is not None else None
     if fo is None or s is None:
         return _fail(eff.id, "effect", f"no {obj.cls if fo is None else surf.cls} found for the reflection")
-    flipped, sy, sx = _mirrored(v, fo, s)
-    inside = flipped & s.area & ~_others(v, {obj.id, surf.id}) & ~fo.mask
+    keep = {obj.id, surf.id}
+    flipped, sy, sx = _mirrored(v, _silhouette(v, fo, s.line, keep), s)
+    inside = flipped & s.area & ~_others(v, keep) & ~fo.mask
     src = v.img[sy][:, sx]
     like, decidable = _reflection_like(v.img, s.plain, src, s.water)
     use = inside & decidable
     if use.sum() < 6:
         return NodeVerdict(eff.id, "effect", True, 0.5, f"reflection of the {obj.cls} too small to judge")
     if not s.water:
-        spill = _spill(v, eff, obj, surf, fo, flipped & ~fo.mask & ~_others(v, {obj.id, surf.id}))
+        spill = _spill(v, obj, surf, fo, flipped & ~fo.mask & ~_others(v, keep))
         if spill >= _SPILL_PX:
             return NodeVerdict(eff.id, "effect", False, float(np.clip(0.5 - spill / 40, 0, 0.5)),
                                f"reflection extends beyond the {surf.cls} ({spill} px)")
@@ -813,22 +852,21 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
                     f"no reflection of the {obj.cls} inside the {surf.cls}")
 
 
-def _spill(v: _View, eff: Effect, obj: Entity, surf: Entity, fo: Found, flipped: Array) -> int:
+def _spill(v: _View, obj: Entity, surf: Entity, fo: Found, flipped: Array) -> int:
     """Drawn pixels where the mirrored object would be but a mirror of the graph's size would not:
     the mirror as big as the layout says (relative to its object), under the found object."""
     o, s = obj.region, surf.region
-    sw = s.width * v.w
-    line = int(round(max(fo.box[1], 0)))
+    # a small mirror is sized from its object: scale the graph's mirror with the object as drawn
+    sw = s.width * v.w * float(np.clip(fo.width / max(o.width * v.w, 1.0), 0.8, 1.25))
     fs = _present(v, surf)
-    top = fs.box[1] if fs else _base(fo)
+    top = fs.box[1] if fs else fo.box[3]
     span = np.zeros((v.h, v.w), bool)
     if s.x0 <= o.x0 + o.width / 2 <= s.x1:  # the object stands on the mirror: it is centred under it
         cx = (fo.box[0] + fo.box[2]) / 2 + (s.x0 + s.x1 - o.x0 - o.x1) / 2 * v.w
     else:
         cx = (fs.box[0] + fs.box[2]) / 2 if fs else (fo.box[0] + fo.box[2]) / 2
     x0, x1 = int(np.floor(cx - sw / 2 - 1)), int(np.ceil(cx + sw / 2 + 1))
-    span[max(int(top) - 1, 0):int(np.ceil(top + s.height * v.h + 1)), max(x0, 0):max(x1, 0)] = True
-    del line, eff
+    span[max(int(top) - 1, 0):int(np.ceil(top + s.height * v.h + 2)), max(x0, 0):max(x1, 0)] = True
     hits = flipped & ~span & (v.dev > 0.15)
     return int(hits.sum())
 
@@ -865,7 +903,7 @@ def _relations(v: _View) -> list[NodeVerdict]:
     for e in v.csg.edges(EdgeType.LOCATED_AT):
         src, dst = _ent(v.csg, e.src), _ent(v.csg, e.dst)
         rel = e.params.get("relation")
-        if src and dst and rel in _RELATION_TEST and _locatable(src, v.csg) and _locatable(dst, v.csg):
+        if src and dst and rel in _RELATION_TEST and _locatable(src) and _locatable(dst):
             out.append(_check_relation(v, src, dst, rel))
     return out
 

@@ -120,12 +120,13 @@ def _assign(options: list[list[_Candidate]]) -> list[_Candidate | None]:
 
 def _pixels(mask: Array, box: Box) -> Array:
     """The look's blobs that the box covers: connected pieces mostly inside it (a jar or a table is
-    hollow in the middle)."""
+    hollow in the middle) or filling much of it."""
     x0, y0, x1, y1 = (int(v) for v in box)
     labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     total = np.bincount(labels.ravel(), minlength=n + 1)
     inside = np.bincount(labels[y0:y1, x0:x1].ravel(), minlength=n + 1)
-    ids = np.nonzero((inside >= 0.3 * total) & (inside > 0))[0]
+    # mostly inside the box, or filling a good part of it (a thing drawn larger than expected)
+    ids = np.nonzero(((inside >= 0.3 * total) | (inside >= 0.3 * (x1 - x0) * (y1 - y0))) & (inside > 0))[0]
     ids = ids[ids > 0]
     out = np.isin(labels, ids) if len(ids) else np.zeros_like(mask)
     # a blob may run far past the box (a floor of the table's colour): keep it near the box
