@@ -10,7 +10,7 @@ Graph (CSG)** — the entities it names, the physical effects that follow (refle
 levels, who acts on whom; *implied* when the prompt does not say them) and a region per node. LINA then steers
 the frozen model at sampling time in those regions, in the prompt embedding and in the noise schedule.
 
-**The model here** is a small diffusion model (8.8M-parameter UNet, 64×64) that we trained on a synthetic physics
+**The model here** is a small diffusion model (a ~9M-parameter UNet drawing 32×32 images) that we trained on a synthetic physics
 world on 2 CPU cores, on a deliberately biased training split: it never saw reflections in *small* mirrors,
 a bird eating a snake, jars filled over half, a cube lit from the right, or a person on sand next to water. The
 paper's prompts below are therefore out of distribution for it — the failure LINA is meant to fix. On a GPU,

@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the browser and app helpers of the tests
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # the project, and the browser and app helpers of the tests
 
 from app_server import running_app  # noqa: E402
 from browser import chrome  # noqa: E402
