@@ -535,10 +535,10 @@ def _check_contact(v: _View, eff: Effect) -> NodeVerdict:
         return _fail(eff.id, "effect", "contact without an object or a support in the graph")
     if eff.params.get("part") == "mouth":
         return _check_mouth(v, eff, obj, sup)
-    holder = _holder(v.csg, obj)
-    if holder is not None and holder.id != sup.id:  # the layout puts it in the agent's mouth, off its support
-        return NodeVerdict(eff.id, "effect", True, 0.5, f"{obj.cls} is held by the {holder.cls}, not on the {sup.cls}")
     fo = _present(v, obj)
+    holder = _holder(v.csg, obj)
+    if fo is not None and holder is not None and holder.id != sup.id:  # the layout puts it in the agent's mouth
+        return NodeVerdict(eff.id, "effect", True, 0.5, f"{obj.cls} is held by the {holder.cls}, not on the {sup.cls}")
     line = _support_line(v, obj, sup)
     if fo is None or line is None:
         return _fail(eff.id, "effect", f"no {obj.cls if fo is None else sup.cls} found for the contact")
