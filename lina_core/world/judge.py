@@ -22,7 +22,7 @@ from ..csg.graph import CSG, EdgeType, Effect, EffectType, Entity, Region
 from ..csg.layout import GROUND_Y, container_interior
 from ..csg.vocab import COLOURS, Category, canonical_colour, category, is_reflective
 from .locate import Box, Found, Target, locate
-from .render import DEFAULT_COLOUR, GROUND_RGB, SUBSTANCE_RGB
+from .render import DEFAULT_COLOUR, GROUND_RGB, SUBSTANCE_RGB, reflection_shift_beside
 from .sprites import MIRROR_GLASS
 
 Array = np.ndarray
@@ -788,18 +788,8 @@ def _surface(v: _View, fo: Found, surf: Entity) -> _Surface | None:
     gx0, gy0, gx1, gy1 = (int(round(c)) for c in fs.box)
     area[gy0 + 1:gy1 - 1, gx0 + 1:gx1 - 1] = True
     line = int(round(max(fs.box[1], fo.box[3])))
-    dx = int(round(_beside(fo.box[0], fo.box[2], gx0 + 1, gx1 - 1)))
+    dx = int(round(reflection_shift_beside(fo.box[0], fo.box[2], gx0 + 1, gx1 - 1)))
     return _Surface(area, line, dx, np.broadcast_to(_rgb(MIRROR_GLASS), v.img.shape), False)
-
-
-def _beside(x0: float, x1: float, s0: float, s1: float) -> float:
-    """Sideways shift for a thing next to (not over) a surface: half its reflection shows at the near edge."""
-    half = min(x1 - x0, s1 - s0) / 2
-    if x1 <= s0:
-        return s0 - x1 + half
-    if x0 >= s1:
-        return s1 - x0 - half
-    return 0.0
 
 
 def _silhouette(v: _View, fo: Found, line: int, keep: set[str]) -> Array:

@@ -388,7 +388,7 @@ def _draw_reflection(scene: _Scene, canvas: _Canvas, eff: Effect, targets: dict[
     layer = canvas.img.copy()
     drawn = Image.new("L", layer.size, 0)
     pen = sp.Pen(ImageDraw.Draw(layer, "RGBA"), ((ImageDraw.Draw(drawn), 255),), flip=max(oy1, sbox[1]),
-                 dx=_beside(ox0, ox1, gx0, gx1), tint=_reflection_tint(water))
+                 dx=reflection_shift_beside(ox0, ox1, gx0, gx1), tint=_reflection_tint(water))
     _draw_entity(scene, pen, obj, _fill(scene, None, obj) if category(obj.cls) == Category.CONTAINER else None, targets)
     rgb, alpha = np.asarray(layer), np.asarray(drawn, np.float32) / 255
     if water:
@@ -399,7 +399,7 @@ def _draw_reflection(scene: _Scene, canvas: _Canvas, eff: Effect, targets: dict[
     canvas.shade_in(alpha, Image.fromarray(rgb), canvas.label("over", eff.id))
 
 
-def _beside(x0: float, x1: float, s0: float, s1: float) -> float:
+def reflection_shift_beside(x0: float, x1: float, s0: float, s1: float) -> float:
     """Sideways shift for a thing next to (not over) a surface: half its reflection shows at the near edge."""
     half = min(x1 - x0, s1 - s0) / 2
     if x1 <= s0:
