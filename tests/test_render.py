@@ -456,3 +456,15 @@ def test_contact_sheet_writes_a_grid(tmp_path):
     assert sheet.width >= 2 * 2 * (2 * SIZE) and sheet.height >= 2 * 2 * SIZE
     px = np.asarray(sheet.convert("RGB"))
     assert (px != 255).any(axis=-1).mean() > 0.2  # images, not a blank page
+
+
+def test_small_mirror_renders_at_the_tiny_models_resolution():
+    """At 32x32 a small mirror is a few pixels wide: it must still draw (with glass) instead of failing in PIL."""
+    from lina_core.world.prompts import PromptSample
+    from lina_core.world.stream import make_scene
+
+    for seed in range(5):
+        scene = make_scene(PromptSample("a yellow bottle on top of a small mirror", "optics", "reflection_mirror"),
+                           seed=seed, size=32)
+        assert scene.rendering.image.size == (32, 32)
+        assert scene.rendering.masks["mirror"].any()

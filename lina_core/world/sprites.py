@@ -422,7 +422,8 @@ def tray(pen: Pen, box: Box, look: Look, target: Point | None = None, fill: Fill
 def mirror_glass(box: Box) -> Box:
     """The reflecting part of a mirror (inside its frame): where reflections may appear."""
     x0, y0, x1, y1 = box
-    f = max(4.0, 0.06 * min(x1 - x0, y1 - y0))
+    side = min(x1 - x0, y1 - y0)
+    f = min(max(4.0, 0.06 * side), 0.25 * side)  # a tiny mirror (small images) keeps some glass inside its frame
     return (x0 + f, y0 + f, x1 - f, y1 - f)
 
 
