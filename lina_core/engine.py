@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 
 from .backends.base import Backend
 from .csg import CSG
-from .csg.layout import assign_layout
-from .csg.parser import parse_prompt
-from .evaluation.run import judge_image
+from .evaluation.run import canonical_graph, judge_image
 from .lina.embedding import PhysicsDirections, estimate_directions
 from .lina.interventions import InterventionSettings, generate_lina
 from .sampling import SampleResult, sample
@@ -68,9 +66,9 @@ class Engine:
         return self._directions
 
     @staticmethod
-    def parse(prompt: str, seed: int = 0) -> CSG:
+    def parse(prompt: str) -> CSG:
         """Prompt -> graph with its canonical layout (the regions the method and the judge use)."""
-        return assign_layout(parse_prompt(prompt), seed=seed, jitter=0.0)
+        return canonical_graph(prompt)
 
     def generate(
         self, csg: CSG, seed: int, steps: int = 20, guidance: float = 5.0,
