@@ -22,7 +22,7 @@ import copy
 import random
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -184,11 +184,12 @@ COUNTERFACTUALS: dict[str, Callable[[Scene], Iterator[tuple[str, CSG]]]] = {
 }
 
 
-def cases(s: Scene) -> list[Case]:
+def cases(s: Scene, dropped: Counter[str] | None = None) -> list[Case]:
     """The correct render of a scene and every counterfactual that applies to it and shows.
 
-    A counterfactual the renderer draws (nearly) like the correct image is dropped: a shadow that
-    would fall off a narrow support, a reflection of a sliver. No judge could tell them apart."""
+    A counterfactual the renderer draws (nearly) like the correct image (``visible_change`` false: a
+    shadow that would fall off a narrow support, a reflection of a sliver) is dropped and counted in
+    ``dropped`` per kind: no judge could tell the two images apart."""
     out = [Case(s.prompt, "correct", s.judged, _draw(s.csg, s.seed))]
     for kind, make in COUNTERFACTUALS.items():
         for target, g in make(s):
@@ -198,6 +199,8 @@ def cases(s: Scene) -> list[Case]:
                 continue
             if visible_change(out[0].image, image):
                 out.append(Case(s.prompt, kind, s.judged, image, target))
+            elif dropped is not None:
+                dropped[kind] += 1
     return out
 
 
@@ -222,6 +225,7 @@ class Tally:
     node_pass: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     caught: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     failures: list[tuple[Case, Verdict]] = field(default_factory=list)
+    dropped: Counter[str] = field(default_factory=Counter)  # counterfactuals left out as invisible, per kind
 
     def add(self, case: Case, verdict: Verdict) -> None:
         nodes = verdict.by_id()
@@ -279,7 +283,7 @@ def validate(all_scenes: list[Scene], seed: int = 0) -> tuple[Tally, Tally, floa
     """Judge every case of every scene, clean and degraded: (clean tally, noisy tally, seconds per judge call)."""
     clean, noisy, rng, spent, count = Tally(), Tally(), np.random.default_rng(seed), 0.0, 0
     for s in all_scenes:
-        for case in cases(s):
+        for case in cases(s, clean.dropped):
             for tally, image in ((clean, case.image), (noisy, degrade(case.image, rng))):
                 t0 = time.perf_counter()
                 verdict = judge(image, case.csg)
@@ -327,6 +331,20 @@ def table(tallies: dict[str, Tally]) -> str:
         lines.append(f"  {kind:26s}" + "".join(f"{_rate(t.caught.get(kind, [0, 0])):>16s}" for t in ts)
                      + f"   (n={ts[0].caught.get(kind, [0, 0])[1]})")
     lines.append(f"  {'ALL':26s}" + "".join(f"{t.catch_rate():16.3f}" for t in ts))
+    return "\n".join(lines)
+
+
+def summary(tallies: dict[str, Tally]) -> str:
+    """The two headline numbers per layout mode: correct renders passing (all node checks pooled; target
+    >= 0.95 clean) and counterfactuals failing the right node (target >= 0.95), clean and degraded, and how
+    many counterfactuals were left out as invisible."""
+    lines = []
+    for mode in MODES:
+        clean, noisy = tallies[f"{mode} clean"], tallies[f"{mode} noisy"]
+        kept, dropped = sum(n for _, n in clean.caught.values()), sum(clean.dropped.values())
+        lines.append(f"{mode:8s} correct renders pass {clean.node_rate():.3f} clean, {noisy.node_rate():.3f} degraded; "
+                     f"counterfactuals caught {clean.catch_rate():.3f} clean, {noisy.catch_rate():.3f} degraded "
+                     f"({kept} judged; {dropped} left out as invisible: fewer than 6 pixels change by 32+ levels)")
     return "\n".join(lines)
 
 
@@ -382,8 +400,10 @@ def main() -> None:
         tallies[f"{mode} clean"], tallies[f"{mode} noisy"] = clean, noisy
         spent.append(t)
         failures += clean.failures + noisy.failures
-    print(f"{len(all_scenes)} scenes per layout mode ({args.n} train + {args.n} ood sampled, plus the fixed lists)")
+    print(f"{len(all_scenes)} scenes per layout mode ({args.n} train + {args.n} ood sampled with seed {args.seed}, "
+          "plus the fixed lists)")
     print(table(tallies))
+    print(summary(tallies))
     print(f"judge time per {SIZE}x{SIZE} image: {1000 * float(np.mean(spent)):.2f} ms")
     for name, (tex, phys) in null_scores([s.judged for s in all_scenes]).items():
         print(f"  {name:16s} texture {tex:.3f}  physical {phys:.3f}")

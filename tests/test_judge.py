@@ -35,8 +35,8 @@ def tallies(fixed_scenes) -> dict[str, tuple]:
     return {mode: vj.validate(scenes, seed=0) for mode, scenes in fixed_scenes.items()}
 
 
-def _case(prompt: str, seed: int, kind: str, mode: str = "matched") -> "vj.Case":
-    return next(c for c in vj.cases(vj.scene(prompt, seed, mode)) if c.kind == kind)
+def _case(prompt: str, seed: int, kind: str, mode: str = "matched", target: str | None = None) -> "vj.Case":
+    return next(c for c in vj.cases(vj.scene(prompt, seed, mode)) if c.kind == kind and target in (None, c.target))
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -55,6 +55,18 @@ def test_counterfactuals_fail_the_right_node(tallies, mode: str) -> None:
         assert clean.caught[kind][1] > 0, f"no {kind} counterfactual was built"
     assert clean.catch_rate() >= 0.95, vj.table({"clean": clean})
     assert noisy.catch_rate() >= 0.9, vj.table({"noisy": noisy})
+
+
+@pytest.mark.slow
+def test_random_sample_targets() -> None:
+    """The script's random sample (50 train + 50 OOD prompts and the fixed lists, seed 0; minutes). Measured
+    0.95 correct / 0.93 caught clean in both modes: asserted a little below as a guard against regressions
+    (the 0.95 catch target is met on the fixed prompts above, not yet on this sample)."""
+    for mode in MODES:
+        clean, noisy, _ = vj.validate(vj.scenes(50, 0, mode), seed=0)
+        assert clean.node_rate() >= 0.94 and noisy.node_rate() >= 0.89, vj.table({"clean": clean, "noisy": noisy})
+        assert clean.catch_rate() >= 0.92 and noisy.catch_rate() >= 0.87, vj.table({"clean": clean, "noisy": noisy})
+        assert sum(clean.dropped.values()) <= 0.05 * sum(n for _, n in clean.caught.values()), clean.dropped
 
 
 def test_meaningless_images_score_nothing(fixed_scenes) -> None:
@@ -91,6 +103,21 @@ def test_small_mirror_showcase(kind: str, target: str, reason: str) -> None:
     node = judge(case.image, case.csg).by_id()[target]
     assert node.passed == (kind == "correct")
     assert reason in node.reason
+
+
+def test_unclipped_reflection_on_a_tiny_mirror_is_caught() -> None:
+    """A tiny mirror drawn big enough for the whole reflection changes only a few columns past the graph's
+    mirror: the judge must still see the reflection spill."""
+    case = _case("a green cup resting on a tiny mirror", 0, "unclipped")
+    node = judge(case.image, case.csg).by_id()["reflection_cup"]
+    assert not node.passed and "beyond the mirror" in node.reason
+
+
+def test_side_light_is_not_a_shadow() -> None:
+    """A light from one side darkens the far side of the whole image: with the shadow removed, that gradient
+    alone must not pass for a shadow."""
+    case = _case("a jar full of sand, light coming from the left", 0, "removed", target="shadow_jar")
+    assert not judge(case.image, case.csg).by_id()["shadow_jar"].passed
 
 
 def test_shadow_side_is_named() -> None:

@@ -11,10 +11,13 @@ import pytest
 from PIL import Image
 
 from lina_core.cli import main
+from lina_core.csg import EdgeType
+from lina_core.csg.parser import parse_prompt
 from lina_core.csg.serialize import from_json, to_dict
+from lina_core.csg.vocab import Category, category
 from lina_core.world.pap import (
     ARROW_DIR, FEATURES, MODEL, PARQUET_DIR, BuildSpec, PapSourceError, build_pap, load_pap, make_row,
-    rows_to_samples,
+    object_ids, rows_to_samples,
 )
 from lina_core.world.prompts import CATEGORIES, PromptSample
 from lina_core.world.splits import split_of
@@ -74,7 +77,8 @@ def test_masks_align_with_the_image(ds: datasets.Dataset) -> None:
 
 
 def test_role_masks_are_the_unions_of_the_rendered_node_masks(ds: datasets.Dataset) -> None:
-    """Redraw each row from its prompt and seed: same graph, same masks; mask_object is exactly the entity pixels."""
+    """Redraw each row from its prompt and seed: same graph, same masks; mask_object is exactly the pixels of
+    the prompt's foreground object(s), never the ground or the backdrop."""
     for row, record in zip(ds, rows_to_samples(ds)):
         sample = PromptSample(row["prompt"], row["category"], row["subcategory"])
         scene = make_scene(sample, seed=row["seed"], size=SIZE)
@@ -83,12 +87,30 @@ def test_role_masks_are_the_unions_of_the_rendered_node_masks(ds: datasets.Datas
         entities = [n.id for n in scene.csg.entities()]
         effects = [n.id for n in scene.csg.effects()]
         assert set(record.masks) == {"mask_object", "mask_effect", *entities, *effects}
-        obj = _union(scene.rendering.masks, entities)
+        obj = _union(scene.rendering.masks, object_ids(scene.csg))
         assert obj.any() and np.array_equal(record.masks["mask_object"], obj)
+        grounds = [e.id for e in scene.csg.entities()
+                   if category(e.cls) == Category.SURFACE and not scene.csg.parents(e.id, EdgeType.CONTAINS)]
+        ground = _union(scene.rendering.masks, grounds)
+        assert (obj & ground).sum() <= 0.05 * ground.sum(), "a pixel half object, half ground may be in both"
+        assert obj.sum() < 0.5 * obj.size, "the object, not the whole scene"
         for node in entities + effects:
             assert np.array_equal(record.masks[node], scene.rendering.masks[node]), node
         assert np.array_equal(record.masks["mask_effect"], _union(scene.rendering.masks, effects))
         assert np.array_equal(_pixels(record.image), _pixels(scene.rendering.image))
+
+
+@pytest.mark.parametrize("prompt, expected", [
+    ("a red ball on a small mirror", ["ball"]),  # not the mirror, the floor or the light
+    ("a green ball on top of a red cube, lit from the right", ["ball"]),  # the cube only holds it up
+    ("a jar full of sand", ["jar"]),  # the sand is its content
+    ("a bird eats a snake", ["bird", "snake"]),  # agent and patient are both the subject
+    ("a person standing in the ocean, with light from above", ["person"]),
+    ("a cup and a brown marble resting on a huge mirror", ["cup", "ball"]),
+    ("a small mirror", ["mirror"]),  # nothing else: the support is the object
+])
+def test_mask_object_is_the_prompts_foreground_object(prompt: str, expected: list[str]) -> None:
+    assert object_ids(parse_prompt(prompt)) == expected
 
 
 def test_metadata_parses_back_to_the_rows_csg(ds: datasets.Dataset) -> None:
@@ -127,6 +149,7 @@ def test_rebuild_is_identical_whatever_the_process_count(built: Path, ds: datase
 
 def test_arrow_and_parquet_load_the_same_rows(built: Path, ds: datasets.Dataset, tmp_path: Path) -> None:
     assert (built / "README.md").read_text().count("apache-2.0") == 1
+    assert "foreground object" in (built / "README.md").read_text(), "the card states what mask_object covers"
     from_arrow = load_pap(str(built / ARROW_DIR), split="any")
     from_parquet = load_pap(str(built / PARQUET_DIR), split="any", cache_dir=str(tmp_path))
     assert list((built / PARQUET_DIR).glob("any-*.parquet"))

@@ -53,6 +53,9 @@ _REFLECTION_AREA = 0.2
 # water shows a dark, rippled copy, a mirror a bright one.
 _WATER_MIX, _MIRROR_MIX = 0.12, 0.35
 _SPILL_PX = 6
+# Slack (px sideways, px below) around the graph's mirror for drawn pixels under the mirrored object; none for
+# pixels that look like its reflection or like glass when the graph's mirror is too small for the whole of it.
+_SPAN_SLACK, _CLIP_SLACK = (1.0, 2.0), (0.0, 0.0)
 _CONTACT_GAP = 1  # rows of background allowed between an object and its support
 _MOUTH_PX = 4  # how close the patient must come to the agent's pixels
 _ROUGH = 0.15  # difference between a pixel and its smoothed value that counts as pixel noise
@@ -193,6 +196,7 @@ class _View:
     bg: Array
     dev: Array  # distance of each pixel from the background estimate
     lum: Array
+    gain: Array  # per column: brightness from a side light, which a shadow test must not mistake for darkening
     horizon: int  # first ground row
     shift_y: float  # px the ground line moved from the canonical one
     ground_step: float  # colour step at the ground line (0 on a blank image)
@@ -307,12 +311,14 @@ def _view(image: Any, csg: CSG) -> _View:
         keep = free & where
         med = _row_median(img, keep if keep.sum() >= 8 else where)
         bg[where] = np.broadcast_to(med[:, None, :], img.shape)[where]
-    bg = bg * _side_light(img, bg, free)[None, :, None]
+    gain = _side_light(img, bg, free)
+    bg = bg * gain[None, :, None]
     dev = np.sqrt(((img - bg) ** 2).sum(-1))
     # a thin thing blurred into the background is half its colour: unmix it
     unmixed = np.clip(2 * img - bg, 0.0, 1.0)
     named = (*_nearest_named(img), *_nearest_named(raw), *_nearest_named(unmixed))
-    v = _View(csg, raw, img, bg, dev, img @ _LUMA, horizon, shift, step, band, grounds, named, _flat(raw, img), {})
+    v = _View(csg, raw, img, bg, dev, img @ _LUMA, gain, horizon, shift, step, band, grounds, named,
+              _flat(raw, img), {})
     v.found = _locate_all(v)
     return v
 
@@ -349,8 +355,7 @@ def _locate_all(v: _View) -> dict[str, Found | None]:
     csg = v.csg
     ents = [e for e in csg.entities() if _locatable(e)]
     mirrors = [e for e in ents if e.cls == "mirror"]
-    found = locate([Target(e.id, _look(v, e), v.box(e.region), _reach(v, e), _group(e))
-                    for e in ents if e not in mirrors])
+    found = locate([_target(v, e, v.box(e.region), _reach(v, e)) for e in ents if e not in mirrors])
     targets = []
     for e in mirrors:
         box = v.box(e.region)
@@ -360,11 +365,15 @@ def _locate_all(v: _View) -> dict[str, Found | None]:
         if dx:
             box = (box[0] + float(np.mean(dx)), box[1], box[2] + float(np.mean(dx)), box[3])
             reach = (_SUPPORT_REACH * v.w, reach[1])
-        targets.append(Target(e.id, _look(v, e), box, reach, _group(e)))
+        targets.append(_target(v, e, box, reach))
     found.update(locate(targets))
     for eff in csg.effects(EffectType.REFLECTION):
         _cut_reflection(v, found, eff)
     return found
+
+
+def _target(v: _View, e: Entity, box: Box, reach: tuple[float, float]) -> Target:
+    return Target(e.id, _look(v, e), box, reach, _group(e), _NEED.get(e.cls, _DEFAULT_NEED))
 
 
 def _cut_reflection(v: _View, found: dict[str, Found | None], eff: Effect) -> None:
@@ -719,7 +728,7 @@ def _side_darkness(v: _View, obj: Entity, fo: Found, eff: Effect) -> tuple[float
             fs = _present(v, sup) if _raised(v, sup) else None
             if fs is not None:
                 lo, hi = _span_at(fs, int(_top(fs)), (ox0 + ox1) // 2)
-    lum = v.raw[y0:y1] @ _LUMA
+    lum = (v.raw[y0:y1] @ _LUMA) / np.maximum(v.gain, 0.5)[None, :]
     own = fo.mask.copy()
     own[base + 1:] = False  # what looks like the object below its base is its shadow
     free = ~_others(v, keep)[y0:y1] & ~own[y0:y1]
@@ -832,7 +841,7 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
     if use.sum() < 6:
         return NodeVerdict(eff.id, "effect", True, 0.5, f"reflection of the {obj.cls} too small to judge")
     if not s.water:
-        spill = _spill(v, obj, surf, fo, flipped & ~fo.mask & ~_others(v, keep))
+        spill = _spill(v, obj, surf, fo, flipped & ~fo.mask & ~_others(v, keep), like & decidable)
         if spill >= _SPILL_PX:
             return NodeVerdict(eff.id, "effect", False, float(np.clip(0.5 - spill / 40, 0, 0.5)),
                                f"reflection extends beyond the {surf.cls} ({spill} px)")
@@ -842,23 +851,39 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
                     f"no reflection of the {obj.cls} inside the {surf.cls}")
 
 
-def _spill(v: _View, obj: Entity, surf: Entity, fo: Found, flipped: Array) -> int:
+def _spill(v: _View, obj: Entity, surf: Entity, fo: Found, flipped: Array, like: Array) -> int:
     """Drawn pixels where the mirrored object would be but a mirror of the graph's size would not:
-    the mirror as big as the layout says (relative to its object), under the found object."""
+    the mirror as big as the layout says (relative to its object), under the found object. When the graph's
+    mirror must cut the reflection, reflection- or glass-like pixels just past its edge count too: a small
+    mirror drawn large enough for the whole reflection (the paper's failure) spills only a few pixels."""
     o, s = obj.region, surf.region
     # a small mirror is sized from its object: scale the graph's mirror with the object as drawn
     sw = s.width * v.w * float(np.clip(fo.width / max(o.width * v.w, 1.0), 0.8, 1.25))
     fs = _present(v, surf)
     top = fs.box[1] if fs else fo.box[3]
-    span = np.zeros((v.h, v.w), bool)
     if s.x0 <= o.x0 + o.width / 2 <= s.x1:  # the object stands on the mirror: it is centred under it
         cx = (fo.box[0] + fo.box[2]) / 2 + (s.x0 + s.x1 - o.x0 - o.x1) / 2 * v.w
     else:
         cx = (fs.box[0] + fs.box[2]) / 2 if fs else (fo.box[0] + fo.box[2]) / 2
-    x0, x1 = int(np.floor(cx - sw / 2 - 1)), int(np.ceil(cx + sw / 2 + 1))
-    span[max(int(top) - 1, 0):int(np.ceil(top + s.height * v.h + 2)), max(x0, 0):max(x1, 0)] = True
-    hits = flipped & ~span & (v.dev > 0.15)
-    return int(hits.sum())
+
+    def outside(tx: float, ty: float) -> Array:
+        span = np.zeros((v.h, v.w), bool)
+        x0, x1 = int(np.floor(cx - sw / 2 - tx)), int(np.ceil(cx + sw / 2 + tx))
+        span[max(int(top) - 1, 0):int(np.ceil(top + s.height * v.h + ty)), max(x0, 0):max(x1, 0)] = True
+        return flipped & ~span & (v.dev > 0.15)
+
+    loose = int(outside(*_SPAN_SLACK).sum())
+    if not _clipped(o, s):
+        return loose
+    glass = _near_colour(v.img, _rgb(MIRROR_GLASS), (0.85, 1.15), 0.08)
+    return max(loose, int((outside(*_CLIP_SLACK) & (like | glass)).sum()))
+
+
+def _clipped(o: Region, s: Region) -> bool:
+    """The graph's surface is too small for the whole mirrored object: the reflection must be cut."""
+    line = max(s.y0, o.y1)
+    full = Region(o.x0, max(2 * line - o.y1, 0.0), o.x1, min(2 * line - o.y0, 1.0))
+    return not s.contains(full, tol=0.03)
 
 
 _EFFECT_CHECKS: dict[EffectType, Callable[[_View, Effect], NodeVerdict]] = {

@@ -34,6 +34,7 @@ class Target:
     expected: Box
     reach: tuple[float, float]  # px the centre may move from the expected centre, sideways and up/down
     group: str  # entities of one look are placed jointly
+    need: float = 0.0  # coverage below which it does not count as drawn: a weaker claim on a blob
 
 
 @dataclass
@@ -79,7 +80,7 @@ def _candidates(t: Target) -> list[_Candidate]:
     dx, dy = xs + bw / 2 - ecx, ys + bh / 2 - ecy
     dist = np.hypot(dx, dy)
     inside = (np.abs(dx) <= t.reach[0]) & (np.abs(dy) <= t.reach[1])
-    score = np.where(inside, cover - DIST_WEIGHT * dist / w, -np.inf)
+    score = np.where(inside, cover - t.need / 2 - DIST_WEIGHT * dist / w, -np.inf)
     out: list[_Candidate] = []
     for _ in range(CANDIDATES):
         k = int(np.argmax(score))
@@ -106,9 +107,10 @@ def _area(b: Box) -> float:
 
 
 def _assign(options: list[list[_Candidate]]) -> list[_Candidate | None]:
-    """The joint choice (one candidate each) with the best total score, overlaps penalised."""
+    """The joint choice (one candidate or none each) with the best total score, overlaps penalised: an entity
+    whose look shows nowhere of its own stays unfound rather than claim part of another's blob."""
     best, best_score = [None] * len(options), -np.inf
-    for combo in itertools.product(*[opts or [None] for opts in options]):
+    for combo in itertools.product(*[opts + [None] for opts in options]):
         score = sum(c.score for c in combo if c is not None)
         for a, b in itertools.combinations([c for c in combo if c is not None], 2):
             if _overlap(a.box, b.box) > MAX_OVERLAP:

@@ -31,15 +31,17 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from ..csg import CSG
+from ..csg import CSG, EdgeType
 from ..csg.serialize import from_dict, to_dict
+from ..csg.vocab import Category, category
 from .prompts import CATEGORIES, SplitRequest, sample_prompt
 from .splits import OOD_RULES, ood_rules, split_of
 from .stream import TRAIN_JITTER, make_scene
 
 MODEL = "lina-world-renderer"  # the ``model`` of a ground-truth row (the public release names the generator)
 MAX_ROWS = 1_000_000
-ROLE_COLUMNS = {"entity": "mask_object", "effect": "mask_effect"}  # node kind -> union mask column
+# Entities that are never the prompt's object: what things stand on, in or under, and the light.
+_SETTING = frozenset({Category.SURFACE, Category.SUBSTANCE, Category.SUPPORT, Category.LIGHT})
 ARROW_DIR, PARQUET_DIR = "arrow", "data"  # DIR/data/<split>-*.parquet is the hub's layout, so DIR uploads as is
 ROWS_PER_SHARD = 50_000
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -93,17 +95,32 @@ def make_row(index: int, seed: int = 0, split: SplitRequest = "train", size: int
     csg, masks = scene.csg, scene.rendering.masks
     metadata = {**sample.metadata, "split": split_of(csg), "ood_rules": ood_rules(csg), "size": size,
                 "jitter": TRAIN_JITTER, "csg": to_dict(csg)}
-    roles = {kind: np.zeros((size, size), bool) for kind in ROLE_COLUMNS}
-    for node in csg.nodes():
-        roles[node.kind] |= masks[node.id]
+    roles = {"mask_object": _union(masks, object_ids(csg), size),
+             "mask_effect": _union(masks, [e.id for e in csg.effects()], size)}
     return {
         "id": row_id(index), "seed": scene_seed, "model": MODEL, "prompt": sample.prompt,
         "category": sample.category, "subcategory": sample.subcategory,
         "metadata": json.dumps(metadata, sort_keys=True, separators=(",", ":")),
         "image": _png(scene.rendering.image),
-        **{ROLE_COLUMNS[kind]: _mask_png(mask) for kind, mask in roles.items()},
+        **{column: _mask_png(mask) for column, mask in roles.items()},
         "masks": [{"node_id": n.id, "kind": n.kind, "image": _mask_png(masks[n.id])} for n in csg.nodes()],
     }
+
+
+def object_ids(csg: CSG) -> list[str]:
+    """The prompt's foreground object(s), as the public release's ``mask_object`` means: entities that are
+    not ground, substance, support or light, less any that holds another of them up (the cube under "a ball on
+    a cube"). A graph with no such entity ("a small mirror") falls back to its supports."""
+    things = [e.id for e in csg.entities() if category(e.cls) not in _SETTING]
+    main = [i for i in things if not any(c.id in things for c in csg.children(i, EdgeType.SUPPORTS))]
+    return main or [e.id for e in csg.entities() if category(e.cls) == Category.SUPPORT]
+
+
+def _union(masks: dict[str, np.ndarray], ids: list[str], size: int) -> np.ndarray:
+    out = np.zeros((size, size), bool)
+    for nid in ids:
+        out |= masks[nid]
+    return out
 
 
 def row_csg(row: dict[str, Any]) -> CSG | None:
@@ -254,7 +271,9 @@ FIELDS: dict[str, str] = {
     "metadata": "JSON string: template, paraphrase form and slots; `split` (train/ood) and `ood_rules` matched; "
                 "`size`, `jitter`; `csg` = the full laid-out Causal Scene Graph (`lina_core.csg.serialize.from_dict`)",
     "image": "RGB PNG",
-    "mask_object": "L PNG (0/255): union of the masks of every entity node (objects, supports, grounds, light)",
+    "mask_object": "L PNG (0/255): the prompt's foreground object(s) only, as in the public release: the entity "
+                   "nodes that are not ground, substance, support or light, less one that only holds another up "
+                   "(\"a ball on a cube\": the ball); the union of their per-node masks",
     "mask_effect": "L PNG (0/255): union of the masks of every effect node (reflection, shadow, contact, fill, action)",
     "masks": "list of {node_id, kind (entity/effect), image}: one mask per CSG node, where that node is visible",
 }
