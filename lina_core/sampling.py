@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 
+import numpy as np
 import torch
 from diffusers.utils.torch_utils import randn_tensor
 from tqdm.auto import tqdm
@@ -75,7 +76,7 @@ def sample(
     if timesteps is not None:
         scheduler.set_timesteps(timesteps=list(timesteps), device=backend.device)
     elif sigmas is not None:
-        scheduler.set_timesteps(sigmas=list(sigmas), device=backend.device)
+        scheduler.set_timesteps(sigmas=np.asarray(sigmas, dtype=np.float64), device=backend.device)  # UniPC needs an array
     else:
         scheduler.set_timesteps(steps, device=backend.device)
     schedule = scheduler.timesteps
@@ -90,7 +91,7 @@ def sample(
     if latents is None:
         shape = backend.latent_shape(len(prompts))
         latents = randn_tensor(shape, generator=generators, device=backend.device, dtype=backend.dtype)
-        latents = latents * scheduler.init_noise_sigma
+        latents = latents * getattr(scheduler, "init_noise_sigma", 1.0)  # flow-matching schedulers have none
     step_sigmas = [float(s) for s in getattr(scheduler, "sigmas", torch.zeros(len(schedule) + 1))]
     trajectory: dict[int, torch.Tensor] = {}
     for i, t in enumerate(tqdm(schedule, desc="denoising", disable=not progress)):
@@ -98,7 +99,8 @@ def sample(
         for hook in hooks:
             hook.before_model(state)
         x_in = torch.cat([state.latents] * 2) if cfg else state.latents
-        x_in = scheduler.scale_model_input(x_in, t)
+        if hasattr(scheduler, "scale_model_input"):
+            x_in = scheduler.scale_model_input(x_in, t)
         if cfg:
             out = backend.predict(x_in, t, PromptEmbedding.cat([uncond, state.cond]))
             out_uncond, out_cond = out.chunk(2)
@@ -110,6 +112,10 @@ def sample(
         state.x0 = getattr(step, "pred_original_sample", None)
         for hook in hooks:
             hook.after_step(state)
+        if state.prev_latents is not step.prev_sample and hasattr(scheduler, "disable_corrector"):
+            # UniPC's corrector rebuilds x_{t-1} from its own last sample at the next step, which would drop
+            # the hooks' edit (~95% of it); skipping that one correction keeps the edited latents.
+            scheduler.disable_corrector = [*scheduler.disable_corrector, i]
         if i in trajectory_steps and state.x0 is not None:
             trajectory[i] = backend.decode(state.x0)
         latents = state.prev_latents

@@ -20,6 +20,10 @@ Targets are built in a working space given by a ``Codec``: pixels for a backend 
 cheap exact bijection (the tiny model's space-to-depth), the latent grid itself for others (regions
 resized to the latent grid; colours from the VAE encoder). The target builders only take medians,
 flips and mixes of the working image, so they run unchanged in either space.
+
+Video latents [B, C, F, H, W] are guided frame by frame on the latent grid: every frame gets the targets
+of the same regions, built from its own x̂0 frame, except that an effect with ``params["frames"]`` acts only
+in that part of the clip (the CSG has no time axis of its own; this is how it says "happens later").
 """
 from __future__ import annotations
 
@@ -42,6 +46,8 @@ RGB = tuple[int, int, int]
 MIRROR_MIX, WATER_MIX = 0.6, 0.3  # how much of the object a reflection shows (the rest is the surface's colour)
 SHADOW_DARKNESS = 0.5
 FOREGROUND_SHARE = 0.5  # a pixel at least this share of the most object-like pixel's distance counts as object
+PRESENT_SHARE = 0.3  # an entity with less of its silhouette near its colour counts as not drawn
+SILHOUETTE_FILL = 0.8  # the share of its box a placed object's ellipse spans
 SUBSTANCE_ROWS, EMPTY_ROWS = 0.2, 0.15  # interior shares read for the substance and the empty colour
 
 
@@ -121,17 +127,30 @@ class LatentSpaceCodec:
         return self._colours[rgb]
 
     def _encode_flat(self, rgb: RGB) -> Tensor | None:
+        """A video VAE (5-D latents) encodes the patch as a one-frame clip. Latents are normalised as the
+        backends' ``decode`` expects: per channel by ``latents_mean``/``latents_std`` where the VAE config has
+        them (Wan, some SDXL VAEs), else by ``shift_factor``; then times ``scaling_factor`` (1 when absent)."""
         if self.vae is None or not hasattr(self.vae, "encode"):
             return None
-        side = 8 * 2 ** (len(getattr(self.vae.config, "block_out_channels", [0])) - 1)
-        patch = (torch.tensor(rgb, dtype=torch.float32) / 127.5 - 1).view(1, 3, 1, 1).expand(1, 3, side, side)
+        cfg = self.vae.config
+        factor = getattr(cfg, "scale_factor_spatial", None) or 2 ** (len(getattr(cfg, "block_out_channels", [0])) - 1)
+        side = 8 * factor
+        frames = (1,) * (len(self.backend.latent_shape(1)) - 4)  # (1,) for video: a one-frame clip
+        colour = torch.tensor(rgb, dtype=torch.float32) / 127.5 - 1
+        patch = colour.view(1, 3, *frames, 1, 1).expand(1, 3, *frames, side, side)
         with torch.no_grad():
             out = self.vae.encode(patch.to(self.backend.device, self.backend.dtype))
         dist = getattr(out, "latent_dist", None)
         latents = dist.mean if dist is not None else out
-        shift = getattr(self.vae.config, "shift_factor", None) or 0.0
-        scale = getattr(self.vae.config, "scaling_factor", 1.0)
-        return ((latents - shift) * scale).float().mean(dim=(0, 2, 3)).cpu()
+        mean, std = getattr(cfg, "latents_mean", None), getattr(cfg, "latents_std", None)
+        if mean is not None and std is not None:
+            per_channel = (1, -1) + (1,) * (latents.dim() - 2)
+            latents = (latents - torch.tensor(mean).view(per_channel).to(latents)) / torch.tensor(std).view(
+                per_channel).to(latents)
+        else:
+            latents = latents - (getattr(cfg, "shift_factor", None) or 0.0)
+        scale = getattr(cfg, "scaling_factor", 1.0)
+        return (latents * scale).float().mean(dim=[d for d in range(latents.dim()) if d != 1]).cpu()
 
 
 def codec_for(backend: Backend) -> Codec:
@@ -429,10 +448,21 @@ def action_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | No
     return out
 
 
+def silhouette(region: Region, h: int, w: int) -> np.ndarray:
+    """An ellipse filling SILHOUETTE_FILL of the box: where a missing object is placed (at least one pixel)."""
+    ys, xs = (np.arange(h) + 0.5) / h, (np.arange(w) + 0.5) / w
+    (cx, cy), fill = region.center, SILHOUETTE_FILL / 2
+    rx, ry = max(region.width * fill, 0.5 / w), max(region.height * fill, 0.5 / h)
+    return ((xs[None, :] - cx) / rx) ** 2 + ((ys[:, None] - cy) / ry) ** 2 <= 1.0
+
+
 def texture_target(csg: CSG, ent: Entity, x: Tensor, codec: Codec) -> Target | None:
     """The entity's stated colour, kept with its shading: the pixels of its region that are already near
     that colour (closer than half the way to the background) are shifted so their median becomes it. No
-    colour is painted where the model drew something else (a substance inside a jar, a thing in front)."""
+    colour is painted where the model drew something else (a substance inside a jar, a thing in front) —
+    unless the entity is missing (fewer than PRESENT_SHARE of its silhouette near its colour), which is how
+    out-of-distribution compositions usually fail ("a ball on a small mirror" drawn as a bare mirror): then a
+    blob of its colour is placed on its silhouette, and the model draws the object there from then on."""
     name = canonical_colour(ent.colour) if ent.colour else None
     colour = codec.colour(COLOURS[name]) if name else None
     if colour is None or ent.region is None:
@@ -447,7 +477,9 @@ def texture_target(csg: CSG, ent: Entity, x: Tensor, codec: Codec) -> Target | N
     d_colour = _distance(x - colour[:, None, None])
     d_background = _distance(colour[:, None, None] - background[:, :, None])
     near = own & (d_colour < 0.5 * d_background).numpy()
-    if not near.any():
+    body = silhouette(ent.region, h, w) & own
+    if near.sum() < PRESENT_SHARE * body.sum():
+        _paint(out.value, out.mask, body, colour)
         return out
     shift = colour - _median(x, near)
     sel = torch.from_numpy(near)
@@ -483,9 +515,11 @@ def footprint(csg: CSG, node_id: str, h: int, w: int) -> np.ndarray:
 # -- the hook ---------------------------------------------------------------------------------------
 
 def guided_nodes(csg: CSG, nodes: Iterable[str] | None) -> list[str]:
-    """Node ids the latent guidance acts on: all effects by default; entities only when named (texture)."""
+    """Node ids the latent guidance acts on: by default the things with a stated colour (their texture and
+    presence) and every effect; otherwise the named ones. Entities come first, so effects win overlaps."""
     if nodes is None:
-        return [e.id for e in sorted(csg.effects(), key=lambda e: _ORDER.index(e.type))]
+        things = [e.id for e in csg.entities() if e.colour and _is_thing(csg, e)]
+        return things + [e.id for e in sorted(csg.effects(), key=lambda e: _ORDER.index(e.type))]
     nodes = list(nodes)
     missing = [n for n in nodes if n not in csg]
     if missing:
@@ -493,6 +527,20 @@ def guided_nodes(csg: CSG, nodes: Iterable[str] | None) -> list[str]:
     effects = sorted((csg.node(n) for n in nodes if isinstance(csg.node(n), Effect)),
                      key=lambda e: _ORDER.index(e.type))
     return [n for n in nodes if isinstance(csg.node(n), Entity)] + [e.id for e in effects]
+
+
+def clip_span(node: Entity | Effect) -> tuple[float, float]:
+    """When in a video a node's effect shows: an effect's ``params["frames"] = [start, end]``, shares of the clip
+    (0 the first frame, 1 the last; e.g. [0.5, 1] for an effect that happens halfway). Default: all of it."""
+    span = node.params.get("frames") if isinstance(node, Effect) else None
+    if span is None:
+        return (0.0, 1.0)
+    ok = isinstance(span, (list, tuple)) and len(span) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in span)
+    if not ok or not 0.0 <= span[0] <= span[1] <= 1.0:
+        raise ValueError(f"node {node.id!r}: params.frames must be [start, end] with 0 <= start <= end <= 1 "
+                         f"(shares of the clip), got {span!r}")
+    return (float(span[0]), float(span[1]))
 
 
 def clean_estimate(state: StepState) -> Tensor:
@@ -521,13 +569,18 @@ class LatentGuidance:
         for nid in self.nodes:
             if csg.node(nid).region is None:
                 raise ValueError(f"node {nid!r} has no layout region: run csg.layout.assign_layout first")
+        self.spans = {nid: clip_span(csg.node(nid)) for nid in self.nodes}
         self._skipped: set[str] = set()
 
-    def targets(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """x̂0* and the union mask for one working image x [C, H, W]."""
+    def targets(self, x: Tensor, at: float | None = None) -> tuple[Tensor, Tensor]:
+        """x̂0* and the union mask for one working image x [C, H, W]; ``at`` is a video frame's place in the
+        clip (0 first, 1 last), where only the nodes whose span holds it act (None: an image, all act)."""
         value = x.clone()
         mask = torch.zeros(x.shape[1:], dtype=torch.bool)
         for nid in self.nodes:  # every target reads the model's own x̂0; where they overlap, the later wins
+            a, b = self.spans[nid]
+            if at is not None and not a <= at <= b:
+                continue
             node = self.csg.node(nid)
             if isinstance(node, Entity):
                 target = texture_target(self.csg, node, x, self.codec)
@@ -543,6 +596,15 @@ class LatentGuidance:
             mask |= target.mask
         return value, mask
 
+    def goal(self, x: Tensor) -> Tensor:
+        """x̂0* of one sample: an image [C, H, W], or a video [C, F, H, W] frame by frame (the CSG's regions
+        repeat in every frame; a node with a ``frames`` span acts only in the frames it covers)."""
+        if x.dim() == 3:
+            return self.targets(x)[0]
+        n = x.shape[1]
+        frames = [self.targets(x[:, k], k / (n - 1) if n > 1 else 0.0)[0] for k in range(n)]
+        return torch.stack(frames, dim=1)
+
     def before_model(self, state: StepState) -> None:
         return None
 
@@ -552,6 +614,6 @@ class LatentGuidance:
             return
         x0 = clean_estimate(state)
         pixels = self.codec.to_pixels(x0).cpu()
-        goal = torch.stack([self.targets(p)[0] for p in pixels])
+        goal = torch.stack([self.goal(p) for p in pixels])
         delta = self.codec.to_latents(goal.to(x0)) - self.codec.to_latents(pixels.to(x0))
         state.prev_latents = state.prev_latents + self.strength * (1 - contraction(state, x0)) * delta
