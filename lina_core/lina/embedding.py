@@ -50,6 +50,9 @@ _TEXTURE_VARIANCE = 0.95  # keep the colour components that explain this much of
 _MAX_TEXTURE_DIMS = 8
 _PROBE = "a red ball on a table"  # fingerprint of the text encoder a cached file was measured with
 _TOKEN_MARKS = ("</w>", "Ġ", "▁", "##")
+# Start, end and padding markers of the tokenizers in use (CLIP, T5/UMT5, the tiny word-level one); not
+# [UNK], which stands for a word inside the prompt.
+_BOUNDARIES = ("<|endoftext|>", "<|startoftext|>", "</s>", "<s>", "<pad>", "[PAD]", "[BOS]", "[EOS]", "[CLS]", "[SEP]")
 
 
 # -- token alignment ----------------------------------------------------------------------------
@@ -74,14 +77,22 @@ def _occurrences(pieces: list[str], word: str) -> list[list[int]]:
     return runs
 
 
-def token_positions(cond: PromptEmbedding, words: Sequence[str], row: int = 0) -> list[int]:
-    """Positions of a CSG node's ``words`` in prompt ``row``: exact for a word-level tokenizer; a subword
-    tokenizer's pieces are matched in order. Anchored on the last word (the noun): of its occurrences, the
-    one whose preceding words sit closest wins ("a red ball and a red cube": the cube gets the second
-    "red"). Words missing from the tokens (unknown, truncated) are skipped."""
-    if not words or not cond.tokens:
-        return []
-    pieces = [_norm_token(t) for t in cond.tokens[row]]
+def _segments(tokens: list[str]) -> list[range]:
+    """Maximal runs of tokens between start/end/padding markers: one per copy of the prompt (SD-3 puts the
+    CLIP tokens and then the T5 tokens in one sequence, so its prompt occurs twice)."""
+    runs, start = [], None
+    for i, tok in enumerate([*tokens, _BOUNDARIES[0]]):
+        if tok in _BOUNDARIES:
+            if start is not None:
+                runs.append(range(start, i))
+            start = None
+        elif start is None:
+            start = i
+    return runs
+
+
+def _best_run(pieces: list[str], words: Sequence[str]) -> list[int]:
+    """The positions of ``words`` in one copy of the prompt (see ``token_positions``)."""
     found = [(w, _occurrences(pieces, w)) for w in words]
     found = [(w, occ) for w, occ in found if occ]
     if not found:
@@ -99,6 +110,19 @@ def token_positions(cond: PromptEmbedding, words: Sequence[str], row: int = 0) -
         if best is None or span < best[0]:
             best = [span] + sorted(i for p in picked for i in p)
     return best[1:]
+
+
+def token_positions(cond: PromptEmbedding, words: Sequence[str], row: int = 0) -> list[int]:
+    """Positions of a CSG node's ``words`` in prompt ``row``: exact for a word-level tokenizer; a subword
+    tokenizer's pieces are matched in order. Anchored on the last word (the noun): of its occurrences, the
+    one whose preceding words sit closest wins ("a red ball and a red cube": the cube gets the second
+    "red"). Words missing from the tokens (unknown, truncated) are skipped. Where the sequence holds the
+    prompt once per text encoder (SD-3: CLIP, then T5), the words are found in every copy."""
+    if not words or not cond.tokens:
+        return []
+    tokens = cond.tokens[row]
+    pieces = [_norm_token(t) for t in tokens]
+    return [seg[i] for seg in _segments(tokens) for i in _best_run(pieces[seg.start:seg.stop], words)]
 
 
 # -- directions -----------------------------------------------------------------------------------
