@@ -1,9 +1,14 @@
-"""`python -m lina_core bench`: wall time of LINA and each ablation against the baseline at EQUAL step count.
+"""`python -m lina_core bench`: wall time of the peer, LINA and each ablation against the baseline at EQUAL
+step count.
 
 All methods run in one process on the same prompts and seed, after one untimed warm-up call each (and
 after the one-off direction measurement), interleaved: every round runs each method once on one prompt,
 in alternating order (A B C, C B A, ...), so slow drifts of the machine's load fall on all methods alike
 instead of on whichever ran last. Graph parsing and layout happen once, before timing.
+
+The peer (Attend-and-Excite) pays a backward pass through the UNet per updated step, LINA no extra model
+call: "peer/baseline" beside "lina/baseline" shows that price. The JSON also records the peer's settings
+at the benched step count; on a backend without cross-attention the peer is left out.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ if TYPE_CHECKING:
     from .backends.base import Backend
 
 REFERENCE = "baseline"
+PEER = "peer"
 
 
 @dataclass
@@ -76,6 +82,8 @@ def bench(backend: Backend, prompts: Sequence[str], method_names: Sequence[str],
             order.reverse()
     config = {"backend": backend.name, "device": str(backend.device), "steps": steps, "repeats": repeats,
               "guidance": guidance, "seed": seed, "prompts": list(prompts)}
+    if PEER in methods:
+        config[PEER] = methods[PEER].describe(steps)
     return BenchResult(config, seconds)
 
 
@@ -90,7 +98,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from .backends.registry import load_backend
-    from .evaluation.methods import METHOD_NAMES
+    from .evaluation.methods import METHOD_NAMES, ORACLE
+    from .peers import has_cross_attention
     from .world.prompts import ood_prompts
 
     available = [s.prompt for s in ood_prompts()]
@@ -100,7 +109,9 @@ def _run(args: argparse.Namespace) -> int:
         if getattr(args, flag) < 1:
             raise ValueError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     backend = load_backend(args.backend)
-    result = bench(backend, available[:args.prompts], METHOD_NAMES, steps=args.steps, repeats=args.repeats,
+    # The oracle generates every candidate θ and judges them: an evaluation ceiling, not a sampler to time.
+    names = [n for n in METHOD_NAMES if n != ORACLE and (n != PEER or has_cross_attention(backend))]
+    result = bench(backend, available[:args.prompts], names, steps=args.steps, repeats=args.repeats,
                    guidance=args.guidance)
     print(result.table())
     if args.json:
@@ -110,7 +121,8 @@ def _run(args: argparse.Namespace) -> int:
 
 BENCH_COMMAND = Command(
     name="bench",
-    help="wall time of LINA and each ablation against the baseline at equal step count, in one interleaved run",
+    help="wall time of the peer, LINA and each ablation against the baseline at equal step count, in one "
+         "interleaved run",
     configure=_configure,
     run=_run,
     user_errors=(ValueError, MissingWeightsError),

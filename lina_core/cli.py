@@ -18,6 +18,8 @@ from .backends.tiny.command import TRAIN_TINY_COMMAND
 from .bench import BENCH_COMMAND
 from .command import Command
 from .evaluation.command import EVALUATE_COMMAND
+from .lina.diagnostics.command import DIAGNOSE_COMMAND
+from .lina.predictor_command import TRAIN_PREDICTOR_COMMAND
 from .world.pap_command import BUILD_PAP_COMMAND
 from .csg.graph import CSG
 from .csg.llm import LLMBackendError, LLMConfig, LLMParseError, LLMParser
@@ -109,7 +111,8 @@ CSG_COMMAND = Command(
     user_errors=(PromptError, CSGFormatError, LLMParseError, LLMBackendError),
 )
 
-COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND, EVALUATE_COMMAND, BENCH_COMMAND, BUILD_PAP_COMMAND)
+COMMANDS: tuple[Command, ...] = (CSG_COMMAND, TRAIN_TINY_COMMAND, EVALUATE_COMMAND, BENCH_COMMAND, BUILD_PAP_COMMAND,
+                                 DIAGNOSE_COMMAND, TRAIN_PREDICTOR_COMMAND)
 
 
 # -- entry point -------------------------------------------------------------------------------

@@ -254,3 +254,16 @@ def test_two_shards_merged_equal_one_run(tiny_env: Path, tmp_path: Path,
     assert _comparable(json.loads(merged.read_text())) == _comparable(one)
     assert {m: s["paired"]["pairs"] for m, s in one["summary"].items()} == {"baseline": 1, "lina-latent": 1}
     assert all(r["seconds"] > 0 for r in one["records"])
+
+
+def test_evaluate_runs_the_peer_beside_the_baseline_on_the_same_seeds(tiny_env: Path, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(f"{MIRROR}\n")
+    out, grid = tmp_path / "peer.json", tmp_path / "grid.png"
+    assert main(["evaluate", "--prompts", str(prompts), "--methods", "baseline,peer", "--seeds", "2",
+                 "--steps", str(STEPS), "--json", str(out), "--grid", str(grid)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["summary"]) == {"baseline", "peer"}
+    assert sorted((r["method"], r["seed"]) for r in report["records"]) == [
+        ("baseline", 0), ("baseline", 1), ("peer", 0), ("peer", 1)]
+    assert grid.is_file()

@@ -1,18 +1,25 @@
-"""The methods ``evaluate`` and ``bench`` compare, by name: the baseline, LINA and LINA's ablations.
+"""The methods ``evaluate`` and ``bench`` compare, by name: the baseline, the peer, LINA and LINA's ablations.
 
 All of them run the same sampling loop at the same step count; LINA and its ablations differ only in
 the θ handed to ``generate_lina``:
 
     baseline        the loop with no interventions and the backend's default schedule
-    lina            θ = ``lina_settings_for(csg)``: what LINA uses for this prompt
-    lina-fixed      θ = one fixed global θ (``InterventionSettings()``) for every prompt
+    peer            Attend-and-Excite (``lina_core.peers``): early latent updates by a backward pass
+                    through the UNet that raise the weakest subject token's cross-attention peak
+    lina            θ = ``lina_settings_for(csg)``: what the learned predictor says for this prompt
+    lina-fixed      θ = one fixed global θ for every prompt (the candidate with the best mean score in the
+                    predictor's label search; ``InterventionSettings()`` when no predictor is saved)
+    lina-oracle     θ = the per-prompt best candidate, found by generating every candidate at the evaluated
+                    seeds and judging them: the ceiling of the candidate set, NOT a method (it uses the judge)
     lina-embedding  LINA's θ with only the prompt-embedding guidance left on
     lina-latent     LINA's θ with only the visual-latent guidance left on
     lina-schedule   LINA's θ with only the reallocated schedule left on
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
+from functools import lru_cache
 from typing import Callable, Sequence
 from weakref import WeakKeyDictionary
 
@@ -22,22 +29,40 @@ from ..backends.base import Backend
 from ..csg.graph import CSG
 from ..lina.embedding import EFFECT_TYPES, PhysicsDirections, estimate_directions
 from ..lina.interventions import InterventionSettings, generate_lina
+from ..lina.predictor import Predictor
+from ..lina.predictor_command import DEFAULT_PATH as DEFAULT_PREDICTOR
+from ..lina.search import best_of, candidate_grid, judge_candidates
 from .run import Method, baseline
 
 SettingsFor = Callable[[CSG], InterventionSettings]
 
 
-def lina_settings_for(csg: CSG) -> InterventionSettings:
-    """The θ LINA uses for ``csg``: the ONE place where the learned predictor plugs in.
+PREDICTOR_ENV = "LINA_PREDICTOR_PATH"
 
-    Until the predictor is trained this is the fixed global θ (``InterventionSettings()``), the same for
-    every prompt, so "lina" and "lina-fixed" give identical images for now."""
-    return InterventionSettings()
+
+@lru_cache(maxsize=4)
+def _load_predictor(path: str) -> Predictor | None:
+    try:
+        return Predictor.load(path)
+    except FileNotFoundError:
+        return None
+
+
+def default_predictor() -> Predictor | None:
+    """The saved predictor ($LINA_PREDICTOR_PATH, else assets/lina-predictor), read once; None when there is none."""
+    return _load_predictor(os.environ.get(PREDICTOR_ENV) or str(DEFAULT_PREDICTOR))
+
+
+def lina_settings_for(csg: CSG) -> InterventionSettings:
+    """The θ LINA uses for ``csg``: the learned predictor's choice (``InterventionSettings()`` without one)."""
+    predictor = default_predictor()
+    return predictor.predict(csg) if predictor is not None else InterventionSettings()
 
 
 def fixed_settings(csg: CSG) -> InterventionSettings:
     """One global θ for every prompt: the ablation that shows what adapting θ per prompt buys."""
-    return InterventionSettings()
+    predictor = default_predictor()
+    return predictor.candidates[predictor.meta["fixed"]] if predictor is not None else InterventionSettings()
 
 
 PARTS = ("embedding", "latent", "schedule")
@@ -58,7 +83,8 @@ LINA_VARIANTS: dict[str, SettingsFor] = {
     "lina-fixed": fixed_settings,
     **{f"lina-{part}": _keeping(part) for part in PARTS},
 }
-METHOD_NAMES: tuple[str, ...] = ("baseline", *LINA_VARIANTS)
+ORACLE = "lina-oracle"
+METHOD_NAMES: tuple[str, ...] = ("baseline", "peer", *LINA_VARIANTS, ORACLE)
 
 
 class DirectionCache:
@@ -95,6 +121,23 @@ class LinaMethod:
         return generate_lina(backend, csg, seeds, steps, guidance, settings, directions=directions).images
 
 
+class OracleMethod:
+    """Every candidate θ at the evaluated seeds, judged, the best kept: the ablation's ceiling, never LINA itself."""
+
+    def __init__(self, directions: DirectionCache | None = None) -> None:
+        self.directions = directions or DirectionCache()
+
+    def prepare(self, backend: Backend) -> None:
+        self.directions(backend)
+
+    def __call__(self, backend: Backend, csg: CSG, seeds: Sequence[int], steps: int,
+                 guidance: float) -> torch.Tensor:
+        predictor = default_predictor()
+        candidates = predictor.candidates if predictor is not None else candidate_grid()
+        judged = judge_candidates(backend, csg, seeds, candidates, steps, guidance, self.directions(backend))
+        return judged[best_of(judged)].images
+
+
 def check_method_names(names: Sequence[str]) -> list[str]:
     """The names as a list; none, unknown or repeated names raise ValueError naming the valid ones."""
     names = list(names)
@@ -117,5 +160,13 @@ def parse_method_names(text: str) -> list[str]:
 def make_methods(names: Sequence[str]) -> dict[str, Method]:
     """The named methods, in the given order; the LINA variants share one direction cache."""
     directions = DirectionCache()
-    return {n: baseline if n == "baseline" else LinaMethod(LINA_VARIANTS[n], directions)
+    special: dict[str, Callable[[], Method]] = {
+        "baseline": lambda: baseline, "peer": _peer, ORACLE: lambda: OracleMethod(directions)}
+    return {n: special[n]() if n in special else LinaMethod(LINA_VARIANTS[n], directions)
             for n in check_method_names(names)}
+
+
+def _peer() -> Method:
+    from ..peers import AttendExciteMethod  # loads diffusers' A&E pipeline module: only when the peer is asked for
+
+    return AttendExciteMethod()
