@@ -25,10 +25,12 @@ from lina_core.evaluation.run import canonical_graph
 from lina_core.lina.embedding import (
     EmbeddingGuidance, PhysicsDirections, estimate_directions, physics_pairs, texture_prompts, token_positions,
 )
-from lina_core.lina.interventions import InterventionSettings, build_interventions, generate_lina
+from lina_core.lina.interventions import (
+    InterventionSettings, WeightedLatentGuidance, build_interventions, generate_lina,
+)
 from lina_core.lina.latent import (
     ExactCodec, LatentGuidance, LatentSpaceCodec, action_target, codec_for, contact_target, contraction, fill_target,
-    reflection_target, shadow_target,
+    guided_nodes, reflection_target, shadow_target,
 )
 from lina_core.sampling import StepState, sample
 from lina_core.world.render import render
@@ -365,6 +367,75 @@ def test_settings_round_trip_through_json():
     assert back == settings
     with pytest.raises(ValueError, match="latent_strenght"):
         InterventionSettings.from_dict({"latent_strenght": 1.0})
+
+
+def test_node_weights_round_trip_and_are_checked_by_node():
+    settings = InterventionSettings(nodes={"reflection_ball": 2.0, "ball": 0.0})
+    assert InterventionSettings.from_dict(json.loads(json.dumps(settings.to_dict()))) == settings
+    with pytest.raises(ValueError, match=r"nodes\['reflection_ball'\] weight must be in \[0.0, 3.0\]"):
+        InterventionSettings(nodes={"reflection_ball": 3.5})
+    with pytest.raises(ValueError, match="'ball'.*expected a number"):
+        InterventionSettings(nodes={"ball": "lots"})
+    with pytest.raises(ValueError, match="'shadow_ball' not in the graph.*reflection_ball"):
+        InterventionSettings(nodes={"shadow_ball": 1.0}).node_weights(canonical_graph(MIRROR))
+
+
+# -- node weights -----------------------------------------------------------------------------------------
+
+def test_weight_zero_is_off_and_weight_one_everywhere_is_the_unweighted_run(backend, directions):
+    csg = canonical_graph(MIRROR)
+    effects = guided_nodes(csg, None)  # the default: the coloured ball's presence pull and every effect
+    assert "reflection_ball" in effects and "ball" in effects and len(effects) > 2
+
+    def run(nodes):
+        settings = InterventionSettings(nodes=nodes, gamma=1.0)
+        return generate_lina(backend, csg, [0], STEPS, settings=settings, directions=directions).images
+
+    default = run(None)
+    assert torch.equal(run(dict.fromkeys(effects, 1.0)), default)
+    rest = [e for e in effects if e not in ("reflection_ball", "ball")]
+    assert torch.equal(run({**dict.fromkeys(effects, 1.0), "reflection_ball": 0.0, "ball": 0.0}), run(rest))
+    assert not torch.equal(run({**dict.fromkeys(effects, 1.0), "reflection_ball": 2.0}), default)
+
+
+def test_one_weight_everywhere_scales_the_strengths(backend, directions):
+    csg = canonical_graph(MIRROR)
+    half = InterventionSettings(embedding={"reflection": 0.5}, latent_strength=0.5, nodes={"reflection_ball": 1.0})
+    weighted = InterventionSettings(embedding={"reflection": 1.0}, latent_strength=1.0,
+                                    nodes={"reflection_ball": 0.5})
+    images = [generate_lina(backend, csg, [0], STEPS, settings=s, directions=directions).images
+              for s in (half, weighted)]
+    assert torch.equal(*images)
+
+
+def test_weighted_latent_guidance_pulls_each_node_by_its_own_strength(backend):
+    csg = canonical_graph(MIRROR)
+    x = as_tensor(render(csg, 64, seed=0).image)
+    x = x + 0.2 * torch.rand(x.shape, generator=torch.Generator().manual_seed(0))  # off target everywhere
+    codec = codec_for(backend)
+    weights = {"contact_ball": 0.25, "reflection_ball": 1.5}
+    hook = WeightedLatentGuidance(codec, 2.0, csg, None, weights)
+    out, _ = hook.targets(x)
+    goals = {n: LatentGuidance(codec, 1.0, csg, nodes=[n]).targets(x) for n in weights}
+    masks = {n: m for n, (_, m) in goals.items()}
+    assert all(m.any() for m in masks.values())
+    for nid, other in (("contact_ball", "reflection_ball"), ("reflection_ball", "contact_ball")):
+        only = masks[nid] & ~masks[other]
+        expected = x + 2.0 * weights[nid] * (goals[nid][0] - x)
+        assert torch.allclose(out[:, only], expected[:, only], atol=1e-6)
+    outside = ~(masks["contact_ball"] | masks["reflection_ball"])
+    assert torch.equal(out[:, outside], x[:, outside])
+
+
+def test_weighted_latent_guidance_at_equal_weights_matches_the_plain_hook(backend):
+    csg = canonical_graph(MIRROR)
+    nodes = ["contact_ball", "reflection_ball"]
+    plain = LatentGuidance(codec_for(backend), 1.5, csg, nodes=nodes)
+    weighted = WeightedLatentGuidance(codec_for(backend), 1.5, csg, None, dict.fromkeys(nodes, 1.0))
+    base, a, b = (sample(backend, [MIRROR], [0], steps=STEPS, hooks=hooks).images
+                  for hooks in ([], [plain], [weighted]))
+    assert not torch.equal(a, base)
+    assert torch.allclose(a, b, atol=1e-5)
 
 
 def test_all_off_is_the_baseline_and_the_defaults_keep_the_step_count(backend, directions):

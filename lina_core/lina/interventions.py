@@ -1,27 +1,34 @@
 """LINA's interventions composed into one run: the settings θ, the hooks they make, and ``generate_lina``.
 
-θ = (embedding strength per effect type, latent strength and window, schedule gamma, enabled nodes).
+θ = (embedding strength per effect type, latent strength and window, schedule gamma, node weights).
 The predictor outputs θ per prompt; the app lets the user override every field; evaluation calls
-``generate_lina``. The baseline is ``sample`` with no hooks and the default schedule, so with all
-strengths 0 and gamma 1 LINA *is* the baseline, bit for bit.
+``generate_lina``. A node's weight multiplies the global strengths for that node (1 = as set, 0 = off):
+the embedding gets one hook per distinct weight (its pushes add up), the latent guidance one hook that
+blends each node's target by its own strength. The baseline is ``sample`` with no hooks and the default
+schedule, so with all strengths 0 and gamma 1 LINA *is* the baseline, bit for bit.
 """
 from __future__ import annotations
 
 import math
 import warnings
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Sequence
 from weakref import WeakKeyDictionary
 
+import torch
+
 from ..backends.base import Backend
 from ..csg.graph import CSG
 from ..sampling import SampleResult, StepHook, sample
 from .embedding import EFFECT_TYPES, EmbeddingGuidance, PhysicsDirections, estimate_directions
-from .latent import LatentGuidance, codec_for, guided_nodes
+from .latent import Codec, LatentGuidance, codec_for, guided_nodes
 from .schedule import GAMMA_RANGE, schedule_for
 
 STRENGTH_RANGE = (0.0, 3.0)
+WEIGHT_RANGE = (0.0, 3.0)  # a node's weight multiplies the strengths: 0 = off, 1 = as set
+NodeWeights = dict[str, float]
 DEFAULT_LATENT_SHARE = 0.3  # default latent window: the first 30% of the steps, where structure forms
 
 
@@ -33,15 +40,16 @@ def _default_embedding() -> dict[str, float]:
 class InterventionSettings:
     """One θ. ``embedding`` maps effect types to strengths (a type left out gets no push). Windows are
     [start, end) step indices; None means the default (all steps for the embedding, the first 30% for the
-    latent guidance). ``nodes`` None enables every effect node of the graph; a list enables exactly those
-    (entity ids turn on their colour pull)."""
+    latent guidance). ``nodes`` None enables every effect node of the graph at weight 1; a list enables
+    exactly those at weight 1; a dict gives each node its weight (0 = off). Entity ids turn on their
+    colour pull."""
 
     embedding: dict[str, float] = field(default_factory=_default_embedding)
     embedding_window: tuple[int, int] | None = None
     latent_strength: float = 1.0
     latent_window: tuple[int, int] | None = None
     gamma: float = 1.5
-    nodes: list[str] | None = None
+    nodes: NodeWeights | list[str] | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -56,7 +64,10 @@ class InterventionSettings:
         _check_range("latent_strength", self.latent_strength, STRENGTH_RANGE)
         _check_range("gamma", self.gamma, GAMMA_RANGE)
         if self.nodes is not None and not all(isinstance(n, str) for n in self.nodes):
-            raise ValueError(f"nodes: expected a list of node ids, got {self.nodes!r}")
+            raise ValueError(f"nodes: expected node ids (a list, or a dict of weights), got {self.nodes!r}")
+        if isinstance(self.nodes, dict):
+            for nid, weight in self.nodes.items():
+                _check_range(f"nodes[{nid!r}] weight", weight, WEIGHT_RANGE)
         for name in ("embedding_window", "latent_window"):
             window = getattr(self, name)
             if window is None:
@@ -77,6 +88,18 @@ class InterventionSettings:
         lat = self.latent_window or (0, max(1, math.ceil(DEFAULT_LATENT_SHARE * steps)))
         return emb, lat
 
+    def node_weights(self, csg: CSG) -> NodeWeights:
+        """The nodes this θ guides in ``csg`` with their weights, zero weights left out; raises ValueError
+        naming any node id that is not in the graph."""
+        if self.nodes is None:  # latent guidance's default: the things with a stated colour, and every effect
+            return dict.fromkeys(guided_nodes(csg, None), 1.0)
+        weights = dict(self.nodes) if isinstance(self.nodes, dict) else dict.fromkeys(self.nodes, 1.0)
+        unknown = [n for n in weights if n not in csg]
+        if unknown:
+            known = ", ".join(n.id for n in csg.nodes())
+            raise ValueError(f"nodes: {', '.join(map(repr, unknown))} not in the graph (its nodes: {known})")
+        return {n: float(w) for n, w in weights.items() if w > 0}
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for name in ("embedding_window", "latent_window"):
@@ -95,7 +118,7 @@ class InterventionSettings:
             if d.get(name) is not None:
                 d[name] = tuple(d[name])
         if d.get("nodes") is not None:
-            d["nodes"] = list(d["nodes"])
+            d["nodes"] = dict(d["nodes"]) if isinstance(d["nodes"], dict) else list(d["nodes"])
         if "embedding" in d:
             d["embedding"] = {str(k): v for k, v in d["embedding"].items()}
         return cls(**d)
@@ -127,22 +150,65 @@ def _directions(backend: Backend, directions: PhysicsDirections | str | Path | N
     return _MEASURED[backend]
 
 
+class WeightedLatentGuidance(LatentGuidance):
+    """Visual-latent guidance with a strength per node: each node's target exactly as ``LatentGuidance``
+    builds it (where targets overlap the later node wins, as there), blended into x̂0* by that node's
+    strength; the step itself is the parent's at strength 1. Scaling a target's pull in the working space
+    equals scaling the latent step, since both codecs map differences linearly (space-to-depth, or the
+    latent grid itself)."""
+
+    def __init__(self, codec: Codec, strength: float, csg: CSG, window: tuple[int, int] | None,
+                 weights: NodeWeights) -> None:
+        super().__init__(codec, 1.0, csg, window, nodes=list(weights))
+        self.parts = [(LatentGuidance(codec, 1.0, csg, window, nodes=[n]), strength * weights[n])
+                      for n in self.nodes]
+
+    def targets(self, x: torch.Tensor, at: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """x̂0 moved toward every node's target by that node's strength, and the union mask."""
+        value, scale = x.clone(), torch.zeros(x.shape[1:], dtype=x.dtype)
+        mask = torch.zeros(x.shape[1:], dtype=torch.bool)
+        for part, strength in self.parts:
+            goal, m = part.targets(x, at)
+            value[:, m] = goal[:, m]
+            scale[m] = strength
+            mask |= m
+        return x + scale * (value - x), mask
+
+
+def _by_weight(weights: NodeWeights) -> dict[float, list[str]]:
+    groups: dict[float, list[str]] = defaultdict(list)
+    for nid, weight in weights.items():
+        groups[weight].append(nid)
+    return dict(groups)
+
+
 def build_interventions(backend: Backend, csg: CSG, settings: InterventionSettings, steps: int,
                         directions: PhysicsDirections | str | Path | None = None,
                         ) -> tuple[list[StepHook], dict[str, list[float]]]:
     """The hooks and the schedule kwargs for ``sample``. ``directions`` may be measured ones, a cache file,
-    or None (measured now, a second or two on the tiny model). Switched-off parts make no hook."""
+    or None (measured now, a second or two on the tiny model). Switched-off parts make no hook; equal node
+    weights make the plain hooks at scaled strengths (weight 1 everywhere: exactly the unweighted run)."""
     emb_window, lat_window = settings.windows(steps)
-    nodes = guided_nodes(csg, settings.nodes)  # raises on ids that are not in the graph
-    if not csg.effects() and not any(csg.node(n).kind == "entity" for n in nodes):
+    weights = settings.node_weights(csg)  # raises on ids that are not in the graph
+    if not csg.effects() and not any(csg.node(n).kind == "entity" for n in weights):
         warnings.warn("the graph has no effect nodes: only the schedule is changed", stacklevel=2)
     hooks: list[StepHook] = []
-    if any(v > 0 for v in settings.embedding.values()) and csg.effects():
-        hooks.append(EmbeddingGuidance(settings.embedding, _directions(backend, directions), csg, emb_window,
-                                       nodes=settings.nodes))
-    if settings.latent_strength > 0 and nodes:
-        hooks.append(LatentGuidance(codec_for(backend), settings.latent_strength, csg, lat_window,
-                                    nodes=settings.nodes))
+    effect_ids = {e.id for e in csg.effects()}
+    if any(v > 0 for v in settings.embedding.values()) and effect_ids & set(weights):
+        found = _directions(backend, directions)
+        for weight, ids in _by_weight(weights).items():
+            if effect_ids & set(ids):
+                hooks.append(EmbeddingGuidance({t: s * weight for t, s in settings.embedding.items()}, found, csg,
+                                               emb_window, nodes=ids))
+    if settings.latent_strength > 0 and weights:
+        groups = _by_weight(weights)
+        if len(groups) == 1:
+            (weight, ids), = groups.items()
+            hooks.append(LatentGuidance(codec_for(backend), settings.latent_strength * weight, csg, lat_window,
+                                        nodes=ids))
+        else:
+            hooks.append(WeightedLatentGuidance(codec_for(backend), settings.latent_strength, csg, lat_window,
+                                                weights))
     schedule = {} if settings.gamma == 1.0 else schedule_for(backend.scheduler, steps, settings.gamma)
     return hooks, schedule
 
