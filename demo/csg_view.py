@@ -9,12 +9,14 @@ from PIL import Image
 from lina_core.csg import CSG, Effect, Entity, to_json
 from lina_core.csg.draw import draw_csg, figure_to_image, overlay_regions
 
-NODE_COLUMNS = ["on", "id", "kind", "class / effect", "attributes", "stated or implied", "region (x0, y0, x1, y1)"]
+NODE_COLUMNS = ["weight", "id", "kind", "class / effect", "attributes", "stated or implied", "region (x0, y0, x1, y1)"]
 
 
-def node_rows(csg: CSG) -> list[list[str]]:
+def node_rows(csg: CSG, weights: dict[str, float] | None = None) -> list[list]:
+    """One row per node, its guidance weight first (every node at 1 unless ``weights`` says; missing = 0)."""
     rows = []
     for n in csg.nodes():
+        weight = 1.0 if weights is None else weights.get(n.id, 0.0)
         region = ", ".join(f"{v:.2f}" for v in n.region.as_tuple()) if n.region else ""
         if isinstance(n, Entity):
             attrs = [a for a in (n.size, n.colour, n.material) if a]
@@ -23,12 +25,12 @@ def node_rows(csg: CSG) -> list[list[str]]:
             if n.side:
                 attrs.append(f"side={n.side}")
             status = "stated" if n.known else "stated (unknown word)"
-            rows.append([True, n.id, "entity", n.cls, " ".join(attrs), status, region])
+            rows.append([weight, n.id, "entity", n.cls, " ".join(attrs), status, region])
         else:
             assert isinstance(n, Effect)
             attrs = ", ".join(f"{k}={v}" for k, v in n.params.items())
             status = f"implied (hop {n.hop})" if n.implied else "stated"
-            rows.append([True, n.id, "effect", n.type.value, attrs, status, region])
+            rows.append([weight, n.id, "effect", n.type.value, attrs, status, region])
     return rows
 
 
@@ -47,7 +49,7 @@ def notes_markdown(csg: CSG) -> str:
 class ParseView:
     graph_image: Image.Image
     layout_image: Image.Image
-    rows: list[list[str]]
+    rows: list[list]
     json_text: str
     notes: str
 
@@ -59,14 +61,14 @@ def layout_canvas(size: int = 64) -> Image.Image:
     return img
 
 
-def view(csg: CSG, background: Image.Image | None = None) -> ParseView:
+def view(csg: CSG, background: Image.Image | None = None, weights: dict[str, float] | None = None) -> ParseView:
     fig = draw_csg(csg)
     graph_image = figure_to_image(fig)
     plt.close(fig)
     return ParseView(
         graph_image=graph_image,
         layout_image=overlay_regions(background or layout_canvas(), csg),
-        rows=node_rows(csg),
+        rows=node_rows(csg, weights),
         json_text=to_json(csg),
         notes=notes_markdown(csg),
     )

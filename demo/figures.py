@@ -10,6 +10,7 @@ from PIL import Image
 
 from lina_core.csg.draw import figure_to_image
 from lina_core.imaging import grid, to_pil
+from lina_core.lina.interventions import InterventionSettings
 from lina_core.world.judge import Verdict
 
 
@@ -51,3 +52,15 @@ def verdict_rows(baseline: Verdict, lina: Verdict) -> list[list[str]]:
 def score_line(name: str, verdict: Verdict, seconds: float) -> str:
     return (f"**{name}**: physical alignment {verdict.physical:.2f}, texture {verdict.texture:.2f}, "
             f"{seconds:.2f} s")
+
+
+def theta_line(settings: InterventionSettings, steps: int, source: str) -> str:
+    """θ as it was used, exactly (the sliders can only show an average α and a window that starts at 0)."""
+    emb = ", ".join(f"{t} {v:g}" for t, v in settings.embedding.items() if v) or "off"
+    (_, _), (a, b) = settings.windows(steps)
+    latent = f"{settings.latent_strength:g} on steps {a}–{b - 1}" if settings.latent_strength else "off"
+    nodes = settings.nodes
+    if isinstance(nodes, dict):
+        nodes = [f"{n} ×{w:g}" for n, w in nodes.items() if w]
+    guided = "every effect" if nodes is None else ", ".join(nodes) or "none"
+    return f"θ ({source}): embedding α {emb} · latent {latent} · γ {settings.gamma:g} · nodes: {guided}"

@@ -41,3 +41,15 @@ HOW_TO_READ = """
 would add (hop = inference steps from the text). Arrows are causal: a mirror *reflects* into the reflection, which
 it also bounds; an object *casts* its shadow; a support *supports*.
 """
+
+PREDICTED_HELP = """
+**Use predicted interventions**: θ comes from LINA's intervention predictor for this prompt's graph (the
+learned policy; until it is trained, one fixed θ) and the controls below then show what it chose. Off: the
+controls below are θ.
+"""
+
+NODES_HELP = """
+**Node weights** scale each node's guidance: 1 = the strengths set above, 0 = leave the node out, up to
+{high:g}. An effect's weight scales its prompt-embedding push and its latent target; an entity's weight
+scales the pull toward its stated colour.
+"""

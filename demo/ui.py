@@ -2,40 +2,53 @@
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 
 import gradio as gr
 
 from lina_core.csg import CSG, CSGFormatError, from_json
+from lina_core.csg.draw import overlay_regions
 from lina_core.csg.layout import assign_layout
 from lina_core.csg.parser import PromptError
 from lina_core.engine import GUIDANCE_RANGE, MAX_SEED, STEP_RANGE, Engine
 from lina_core.imaging import to_pil
 from lina_core.lina.embedding import EFFECT_TYPES
-from lina_core.lina.interventions import STRENGTH_RANGE, InterventionSettings
+from lina_core.lina.interventions import STRENGTH_RANGE, WEIGHT_RANGE, InterventionSettings
 from lina_core.lina.schedule import GAMMA_RANGE, effective_timesteps
 
 from .csg_view import NODE_COLUMNS, view
-from .figures import schedule_plot, score_line, trajectory_strip, verdict_rows
-from .text import GENERATE_HELP, HEADER, HOW_TO_READ, INTERVENTION_HELP, SCHEDULE_HELP
+from .examples import PAPER_PROMPTS, add_examples
+from .figures import schedule_plot, score_line, theta_line, trajectory_strip, verdict_rows
+from .gpu import on_gpu
+from .text import GENERATE_HELP, HEADER, HOW_TO_READ, INTERVENTION_HELP, NODES_HELP, PREDICTED_HELP, SCHEDULE_HELP
 
-PAPER_PROMPTS = [
-    "A red ball on a small mirror",
-    "a person is close to the water and in the sand",
-    "a bird eats a snake",
-    "a snake eats a bird",
-    "there is more dirt than empty space in the jar",
-    "a blue cube on a table with light from the right",
-]
 DISPLAY_PX = 256
 VERDICT_COLUMNS = ["node", "kind", "baseline", "LINA"]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The controls' starting values: also the settings every cached example is computed with."""
+
+    seed: int = 0
+    steps: int = 20
+    guidance: float = 5.0
+    embedding: float = 0.5
+    latent: float = 1.0
+    latent_end: int = 6
+    gamma: float = 1.5
+
+
+DEFAULTS = Defaults()
 
 
 def _user_error(exc: Exception) -> gr.Error:
     return gr.Error(" ".join(str(exc).split()))
 
 
-def _csg_outputs(csg: CSG, background=None):
-    v = view(csg, background)
+def _csg_outputs(csg: CSG, background=None, weights: dict[str, float] | None = None) -> tuple:
+    """Graph figure, layout regions (over ``background``), node table, JSON and notes, in that order."""
+    v = view(csg, background, weights)
     return v.graph_image, v.layout_image, v.rows, v.json_text, v.notes
 
 
@@ -54,17 +67,48 @@ def _graph_for(prompt: str, json_text: str | None) -> CSG:
         raise _user_error(exc) from None
 
 
-def _enabled_nodes(table, csg: CSG) -> list[str] | None:
-    """Node ids whose "on" box is ticked in the node table; None (= all effects) when the table is not this graph's."""
-    rows = getattr(table, "values", table)
-    rows = [list(r) for r in (rows.tolist() if hasattr(rows, "tolist") else rows or [])]
-    ids = {n.id for n in csg.nodes()}
-    if not rows or {str(r[1]) for r in rows} != ids:
-        return None
-    return [str(r[1]) for r in rows if r[0] in (True, "true", "True", 1)]
+def _rows(table) -> list[list]:
+    """Rows of the node table, whether a DataFrame (the UI), a {"headers", "data"} dict or a list of rows."""
+    rows = table.get("data", []) if isinstance(table, dict) else getattr(table, "values", table)
+    return [list(r) for r in (rows.tolist() if hasattr(rows, "tolist") else rows or [])]
 
 
-def build_demo(engine: Engine | None, load_error: str | None = None) -> gr.Blocks:
+def node_weights(table, csg: CSG) -> dict[str, float]:
+    """Each node's weight from the node table; every node at 1 (what a fresh parse shows) when the table is
+    not this graph's. A weight that is not a number is refused naming its node; the range is checked by θ."""
+    rows, ids = _rows(table), [n.id for n in csg.nodes()]
+    if not rows or {str(r[1]) for r in rows} != set(ids):
+        return dict.fromkeys(ids, 1.0)
+    weights = {}
+    for weight, nid, *_ in rows:
+        try:
+            weights[str(nid)] = float(weight)
+        except (TypeError, ValueError):
+            raise ValueError(f"node table: the weight of {nid!r} must be a number, got {weight!r}") from None
+    return weights
+
+
+def manual_settings(embedding: float, latent: float, latent_end: int, gamma: float,
+                    weights: dict[str, float]) -> InterventionSettings:
+    """θ from the manual controls: one α for every effect type; latent steps 0 … latent_end (0 = off)."""
+    on = int(latent_end) > 0
+    return InterventionSettings(
+        embedding={t: float(embedding) for t in EFFECT_TYPES}, latent_strength=float(latent) if on else 0.0,
+        latent_window=(0, int(latent_end)) if on else None, gamma=float(gamma), nodes=weights,
+    )
+
+
+def shown_controls(settings: InterventionSettings, steps: int) -> tuple[float, float, int, float]:
+    """The manual controls that show θ: the mean α over effect types, the latent strength, the end of its
+    window (0 when off) and γ."""
+    alpha = sum(settings.embedding.get(t, 0.0) for t in EFFECT_TYPES) / len(EFFECT_TYPES)
+    end = settings.windows(steps)[1][1] if settings.latent_strength > 0 else 0
+    return round(alpha, 4), settings.latent_strength, end, settings.gamma
+
+
+def build_demo(engine: Engine | None, load_error: str | None = None, eager_examples: bool = True) -> gr.Blocks:
+    """The app around one engine (None: ``load_error`` says why generation is off). ``eager_examples``
+    computes the showcase examples at launch; off, they are computed on first click."""
     def parse(prompt: str):
         """Prompt -> Causal Scene Graph with its layout."""
         try:
@@ -90,23 +134,22 @@ def build_demo(engine: Engine | None, load_error: str | None = None) -> gr.Block
         lina = effective_timesteps(engine.backend.scheduler, int(steps), float(gamma))
         return schedule_plot(base, lina, engine.backend.scheduler.config.num_train_timesteps)
 
+    @on_gpu
     def generate(prompt, json_text, node_table, seed, randomize, steps, guidance, embedding, latent, latent_end, gamma,
-                 progress=gr.Progress(track_tqdm=True)):
-        """Baseline and LINA at the same seed, judged node by node."""
+                 predicted=False, progress=gr.Progress(track_tqdm=True)):
+        """Baseline and LINA at the same seed, judged node by node; θ from the predictor or the manual controls."""
         if engine is None:
             raise gr.Error(load_error or "No model is loaded.")
         csg = _graph_for(prompt, json_text)
         seed = random.randint(0, MAX_SEED) if randomize else int(seed)
         steps = int(steps)
         try:
-            settings = InterventionSettings(
-                embedding={t: float(embedding) for t in EFFECT_TYPES}, latent_strength=float(latent),
-                latent_window=(0, int(latent_end)) if int(latent_end) > 0 else None, gamma=float(gamma),
-                nodes=_enabled_nodes(node_table, csg),
-            )
-            if int(latent_end) == 0:
-                settings.latent_strength = 0.0
+            if predicted:
+                settings = engine.predicted_settings(csg)
+            else:
+                settings = manual_settings(embedding, latent, latent_end, gamma, node_weights(node_table, csg))
             out = engine.generate(csg, seed, steps, float(guidance), settings, progress=True)
+            weights = settings.node_weights(csg)
         except ValueError as exc:
             raise _user_error(exc) from None
         base_img, lina_img = to_pil(out.baseline.images[0]), to_pil(out.lina.images[0])
@@ -115,15 +158,21 @@ def build_demo(engine: Engine | None, load_error: str | None = None) -> gr.Block
             score_line("Baseline", out.baseline_verdict, out.baseline.seconds),
             score_line("LINA", out.lina_verdict, out.lina.seconds),
             f"seed {seed} · {steps} steps · guidance {guidance} · trajectory at steps {out.trajectory_steps}",
+            theta_line(settings, steps, "predicted" if predicted else "manual"),
         ])
+        parsed = _csg_outputs(csg, base_img, weights)
         return (
             (big(base_img), big(lina_img)),
-            view(csg, base_img).layout_image, view(csg, lina_img).layout_image,
+            parsed[1], overlay_regions(lina_img, csg),
             scores, verdict_rows(out.baseline_verdict, out.lina_verdict),
             trajectory_strip(out.baseline.trajectory, out.baseline.images),
             trajectory_strip(out.lina.trajectory, out.lina.images),
-            seed, *_csg_outputs(csg, base_img),
+            seed, *shown_controls(settings, steps), *parsed,
         )
+
+    def lock_manual(predicted: bool):
+        """With predicted θ the manual controls only show what was used."""
+        return [gr.update(interactive=not predicted)] * 5
 
     with gr.Blocks(title="LINA demo") as demo:
         gr.Markdown(HEADER)
@@ -135,19 +184,25 @@ def build_demo(engine: Engine | None, load_error: str | None = None) -> gr.Block
                 with gr.Row():
                     run = gr.Button("Run: baseline vs LINA", variant="primary", elem_id="run")
                     parse_btn = gr.Button("Parse only", elem_id="parse")
-                gr.Examples(PAPER_PROMPTS, inputs=prompt, label="The paper's prompts (out of distribution for our model)")
+                examples_slot = gr.Column()
                 with gr.Accordion("Sampling", open=False):
-                    seed = gr.Slider(0, MAX_SEED, value=0, step=1, label="Seed", elem_id="seed")
+                    seed = gr.Slider(0, MAX_SEED, value=DEFAULTS.seed, step=1, label="Seed", elem_id="seed")
                     randomize = gr.Checkbox(False, label="Randomize seed (the seed used is shown after the run)")
-                    steps = gr.Slider(*STEP_RANGE, value=20, step=1, label="Steps (same for baseline and LINA)")
-                    guidance = gr.Slider(*GUIDANCE_RANGE, value=5.0, step=0.5, label="Guidance scale")
+                    steps = gr.Slider(*STEP_RANGE, value=DEFAULTS.steps, step=1,
+                                      label="Steps (same for baseline and LINA)")
+                    guidance = gr.Slider(*GUIDANCE_RANGE, value=DEFAULTS.guidance, step=0.5, label="Guidance scale")
                 with gr.Accordion("Interventions (θ)", open=True):
+                    predicted = gr.Checkbox(False, label="Use predicted interventions", elem_id="predicted")
+                    gr.Markdown(PREDICTED_HELP)
                     gr.Markdown(INTERVENTION_HELP)
-                    embedding = gr.Slider(*STRENGTH_RANGE, value=0.5, step=0.05, label="Prompt-embedding guidance α")
-                    latent = gr.Slider(*STRENGTH_RANGE, value=1.0, step=0.05, label="Visual-latent guidance strength")
-                    latent_end = gr.Slider(0, STEP_RANGE[1], value=6, step=1,
+                    embedding = gr.Slider(*STRENGTH_RANGE, value=DEFAULTS.embedding, step=0.05,
+                                          label="Prompt-embedding guidance α")
+                    latent = gr.Slider(*STRENGTH_RANGE, value=DEFAULTS.latent, step=0.05,
+                                       label="Visual-latent guidance strength")
+                    latent_end = gr.Slider(0, STEP_RANGE[1], value=DEFAULTS.latent_end, step=1,
                                            label="Latent guidance acts on steps 0 … (0 = off)")
-                    gamma = gr.Slider(*GAMMA_RANGE, value=1.5, step=0.1, label="Schedule reallocation γ (1 = baseline)")
+                    gamma = gr.Slider(*GAMMA_RANGE, value=DEFAULTS.gamma, step=0.1,
+                                      label="Schedule reallocation γ (1 = baseline)")
                     gr.Markdown(SCHEDULE_HELP)
                     schedule = gr.Image(label="Timesteps at equal step count", type="pil", elem_id="schedule")
             with gr.Column(scale=3):
@@ -166,23 +221,36 @@ def build_demo(engine: Engine | None, load_error: str | None = None) -> gr.Block
             with gr.Column(scale=2):
                 layout_image = gr.Image(label="Layout regions (one per node)", type="pil", elem_id="csg-layout")
                 notes = gr.Markdown(elem_id="notes")
-        table = gr.Dataframe(headers=NODE_COLUMNS, label="Nodes: untick 'on' to leave a node out of the guidance",
-                             datatype=["bool"] + ["str"] * (len(NODE_COLUMNS) - 1), interactive=True,
+        gr.Markdown(NODES_HELP.format(high=WEIGHT_RANGE[1]))
+        table = gr.Dataframe(headers=NODE_COLUMNS, label="Nodes: weight each node's guidance (0 = off)",
+                             datatype=["number"] + ["str"] * (len(NODE_COLUMNS) - 1), interactive=True,
                              static_columns=list(range(1, len(NODE_COLUMNS))), wrap=True, elem_id="nodes")
         with gr.Accordion("CSG as JSON (edit, then 'Apply')", open=False):
             json_box = gr.Code(language="json", label="CSG JSON", interactive=True)
             apply_btn = gr.Button("Apply edited graph")
 
         csg_outputs = [graph_image, layout_image, table, json_box, notes]
-        gen_inputs = [prompt, json_box, table, seed, randomize, steps, guidance, embedding, latent, latent_end, gamma]
-        gen_outputs = [slider, base_overlay, lina_overlay, scores, verdicts, base_traj, lina_traj, seed, *csg_outputs]
+        manual = [embedding, latent, latent_end, gamma]
+        gen_inputs = [prompt, json_box, table, seed, randomize, steps, guidance, *manual, predicted]
+        gen_outputs = [slider, base_overlay, lina_overlay, scores, verdicts, base_traj, lina_traj, seed, *manual,
+                       *csg_outputs]
+        with examples_slot:
+            add_examples(generate if engine is not None else None, gen_inputs, gen_outputs, example_row,
+                         eager_examples)
         parse_btn.click(parse, prompt, csg_outputs, api_name="parse")
         run.click(generate, gen_inputs, gen_outputs, api_name="generate", concurrency_limit=1)
         prompt.submit(generate, gen_inputs, gen_outputs, api_visibility="private", concurrency_limit=1)
         apply_btn.click(apply_json, json_box, csg_outputs, api_name="apply_csg")
+        predicted.change(lock_manual, predicted, [*manual, table], api_visibility="private", queue=False)
         for control in (steps, gamma):
             control.change(plot_schedule, [steps, gamma], schedule, api_visibility="private")
         demo.load(parse, prompt, csg_outputs, api_visibility="private")
         demo.load(plot_schedule, [steps, gamma], schedule, api_visibility="private")
     return demo
 
+
+def example_row(prompt: str) -> list:
+    """Every generate input for an example: the prompt at the default settings (a fresh parse, every node at 1)."""
+    d = DEFAULTS
+    return [prompt, "", {"headers": NODE_COLUMNS, "data": []}, d.seed, False, d.steps, d.guidance, d.embedding,
+            d.latent, d.latent_end, d.gamma, False]

@@ -1,7 +1,8 @@
 """The shared model core: one backend loaded once, baseline and LINA computed in one call at the same seed.
 
 The app, the API and the scripts all go through an ``Engine``; a lock serialises access to the model
-so concurrent users never interleave on it (the Gradio queue also runs it with concurrency 1).
+so concurrent users never interleave on it (the Gradio queue also runs it with concurrency 1). θ comes
+either from the caller (the app's manual controls, with per-node weights) or from ``predicted_settings``.
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .backends.base import Backend
 from .csg import CSG
+from .evaluation.methods import lina_settings_for
 from .evaluation.run import canonical_graph, judge_image
 from .lina.embedding import PhysicsDirections, estimate_directions
 from .lina.interventions import InterventionSettings, generate_lina
@@ -69,6 +71,11 @@ class Engine:
     def parse(prompt: str) -> CSG:
         """Prompt -> graph with its canonical layout (the regions the method and the judge use)."""
         return canonical_graph(prompt)
+
+    @staticmethod
+    def predicted_settings(csg: CSG) -> InterventionSettings:
+        """The θ LINA itself uses for this graph (the learned predictor's, where evaluation gets it too)."""
+        return lina_settings_for(csg)
 
     def generate(
         self, csg: CSG, seed: int, steps: int = 20, guidance: float = 5.0,

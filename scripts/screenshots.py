@@ -14,16 +14,17 @@ from app_server import running_app  # noqa: E402
 from browser import chrome  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-from test_browser import rendered  # noqa: E402
+from test_browser import WAIT_S, rendered  # noqa: E402
 
 from lina_core.backends.registry import load_backend  # noqa: E402
 from lina_core.engine import Engine  # noqa: E402
 
 OUT = Path("assets/screenshots")
-FLOWS = {
-    "mirror": "A red ball on a small mirror",
-    "bird_eats_snake": "a bird eats a snake",
-    "jar": "there is more dirt than empty space in the jar",
+FLOWS = {  # name: (prompt, use predicted interventions)
+    "mirror": ("A red ball on a small mirror", False),
+    "bird_eats_snake": ("a bird eats a snake", False),
+    "jar": ("there is more dirt than empty space in the jar", False),
+    "predicted": ("a blue cube on a small mirror", True),
 }
 
 
@@ -31,21 +32,30 @@ def scores(driver) -> str:
     return driver.find_element(By.CSS_SELECTOR, "#scores").text
 
 
+def finished(text: str, before: str, predicted: bool) -> bool:
+    """New scores from θ of the right source, with no progress shown over them ("3/20 steps | 2.5s")."""
+    source = f"θ ({'predicted' if predicted else 'manual'})"
+    return text != before and source in text and "|" not in text and "%" not in text
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     with running_app(Engine(load_backend())) as url:
-        driver = chrome(1500, 2600)
+        driver = chrome(1500, 3000)
         try:
             driver.get(url)
-            WebDriverWait(driver, 120).until(lambda d: rendered(d, "#csg-graph"))
-            for name, prompt in FLOWS.items():
+            WebDriverWait(driver, WAIT_S).until(lambda d: rendered(d, "#csg-graph"))
+            for name, (prompt, predicted) in FLOWS.items():
+                switch = driver.find_element(By.CSS_SELECTOR, "#predicted input")
+                if switch.is_selected() != predicted:
+                    switch.click()
                 before = scores(driver)
                 box = driver.find_element(By.CSS_SELECTOR, "#prompt textarea")
                 box.clear()
                 box.send_keys(prompt)
                 driver.find_element(By.CSS_SELECTOR, "#run").click()
-                WebDriverWait(driver, 180).until(
-                    lambda d: scores(d) != before and rendered(d, "#baseline") and rendered(d, "#lina"))
+                WebDriverWait(driver, WAIT_S).until(
+                    lambda d: finished(scores(d), before, predicted) and rendered(d, "#baseline") and rendered(d, "#lina"))
                 time.sleep(2)
                 driver.save_screenshot(str(OUT / f"{name}.png"))
                 print(f"wrote {OUT / name}.png")
