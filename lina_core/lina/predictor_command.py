@@ -61,6 +61,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
 def cross_validate(graphs: Sequence[CSG], table: SearchTable, folds: int, seed: int) -> dict[str, dict[str, float]]:
     """Baseline, fixed global θ, predicted θ and oracle θ on held-out prompts: mean physical, texture, objective."""
     from .predictor import Predictor
+    from .search import best_global
 
     if not 2 <= folds <= len(graphs):
         raise ValueError(f"--folds must be between 2 and the number of prompts ({len(graphs)}), got {folds}")
@@ -72,7 +73,7 @@ def cross_validate(graphs: Sequence[CSG], table: SearchTable, folds: int, seed: 
         held = order[k::folds]
         fit = [i for i in order if i not in held]
         model = Predictor.fit([graphs[i] for i in fit], scores[fit], table.candidates)
-        chosen["fixed"][held] = int(np.argmax(scores[fit].mean(0)))
+        chosen["fixed"][held] = best_global(scores[fit])
         chosen["predicted"][held] = [model.choose(graphs[i]) for i in held]
     chosen["baseline"] = np.zeros(len(graphs), dtype=int)
     chosen["oracle"] = scores.argmax(1)
@@ -95,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..backends.registry import load_backend
     from ..evaluation.run import canonical_graph
     from .predictor import FEATURE_NAMES, Predictor
-    from .search import TEXTURE_PENALTY, SearchTable, predictor_prompts, search
+    from .search import TEXTURE_PENALTY, SearchTable, best_global, predictor_prompts, search
 
     if not 1 <= args.seeds <= 16:
         raise ValueError(f"--seeds must be between 1 and 16, got {args.seeds}")
@@ -110,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
     report = cross_validate(graphs, table, args.folds, args.seed)
     print(_markdown(report))
     scores = table.scores()
-    fixed = int(np.argmax(scores.mean(0)))
+    fixed = best_global(scores)
     predictor = Predictor.fit(graphs, scores, table.candidates,
                               meta={"backend": table.backend, "fixed": fixed, "cross_validation": report})
     args.out.mkdir(parents=True, exist_ok=True)

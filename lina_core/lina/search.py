@@ -31,9 +31,13 @@ OOD_SHARE = 2 / 3  # most predictor-training prompts are held-out compositions, 
 def candidate_grid() -> list[InterventionSettings]:
     """The θ searched: every combination of embedding strength, latent strength and schedule warp.
     Off (the baseline) first."""
-    grid = [InterventionSettings(embedding={t: alpha for t in EFFECT_TYPES}, latent_strength=latent, gamma=gamma)
+    return [InterventionSettings(embedding={t: alpha for t in EFFECT_TYPES}, latent_strength=latent, gamma=gamma)
             for alpha, latent, gamma in product((0.0, 1.5), (0.0, 1.0, 2.5), (1.0, 2.0))]
-    return grid
+
+
+def best_global(scores: np.ndarray) -> int:
+    """The one candidate with the best mean score over the prompts: the fixed global θ LINA is compared with."""
+    return int(np.argmax(scores.mean(0)))
 
 
 def objective(physical: np.ndarray, texture: np.ndarray, base_texture: np.ndarray) -> np.ndarray:
