@@ -11,6 +11,7 @@ from PIL import Image
 from lina_core.csg.draw import figure_to_image
 from lina_core.imaging import grid, to_pil
 from lina_core.lina.interventions import InterventionSettings
+from lina_core.video import still
 from lina_core.world.judge import Verdict
 
 
@@ -33,8 +34,9 @@ def schedule_plot(baseline: list[float], lina: list[float], num_train_timesteps:
 
 
 def trajectory_strip(trajectory: dict[int, torch.Tensor], final: torch.Tensor) -> Image.Image:
-    """Predicted clean image x̂0 at a few steps, then the final image: shows how early the layout is fixed."""
-    frames = [to_pil(trajectory[k][0]) for k in sorted(trajectory)] + [to_pil(final[0])]
+    """Predicted clean image x̂0 at a few steps, then the final image: shows how early the layout is fixed
+    (a video's last frame)."""
+    frames = [to_pil(still(trajectory[k][0])) for k in sorted(trajectory)] + [to_pil(still(final[0]))]
     return grid([frames], scale=3)
 
 

@@ -9,13 +9,31 @@ Generalization in Diffusion Models* ([arXiv 2512.13290]({PAPER_URL})). A prompt 
 Graph (CSG)** — the entities it names, the physical effects that follow (reflections, shadows, contact, fill
 levels, who acts on whom; *implied* when the prompt does not say them) and a region per node. LINA then steers
 the frozen model at sampling time in those regions, in the prompt embedding and in the noise schedule.
+"""
 
+TINY_MODEL = """
 **The model here** is a small diffusion model (a ~9M-parameter UNet drawing 32×32 images) that we trained on a synthetic physics
 world on 2 CPU cores, on a deliberately biased training split: it never saw reflections in *small* mirrors,
 a bird eating a snake, jars filled over half, a cube lit from the right, or a person on sand next to water. The
 paper's prompts below are therefore out of distribution for it — the failure LINA is meant to fix. On a GPU,
 the same code runs Stable Diffusion 3.5 or Wan2.2.
 """
+
+MODEL_NAMES = {"sd15": "Stable Diffusion 1.5", "sdxl": "Stable Diffusion XL", "sd3": "Stable Diffusion 3.5",
+               "wan": "Wan2.2 text-to-video"}
+
+DIFFUSERS_MODEL = """
+**The model here** is {model} (the `{name}` backend, through diffusers), its weights frozen. The verdicts come
+from the judge of our synthetic physics world, so on real images they are only a rough guide.{video}
+"""
+
+
+def header(backend: str | None) -> str:
+    """The page header, with what the loaded model is (``backend`` None: none loaded)."""
+    if backend is None or backend not in MODEL_NAMES:
+        return HEADER + TINY_MODEL
+    video = " Each run is a video; the stills, the judge and the overlays use its last frame." if backend == "wan" else ""
+    return HEADER + DIFFUSERS_MODEL.format(model=MODEL_NAMES[backend], name=backend, video=video)
 
 GENERATE_HELP = """
 *Run* draws the **baseline** (the model as it is) and **LINA** (same model, same seed, same number of steps,

@@ -15,14 +15,18 @@ from lina_core.imaging import to_pil
 from lina_core.lina.embedding import EFFECT_TYPES
 from lina_core.lina.interventions import STRENGTH_RANGE, WEIGHT_RANGE, InterventionSettings
 from lina_core.lina.schedule import GAMMA_RANGE, effective_timesteps
+from lina_core.memory import release_freed_memory
+from lina_core.video import still
 
 from .csg_view import NODE_COLUMNS, view
 from .examples import PAPER_PROMPTS, add_examples
 from .figures import schedule_plot, score_line, theta_line, trajectory_strip, verdict_rows
 from .gpu import on_gpu
-from .text import GENERATE_HELP, HEADER, HOW_TO_READ, INTERVENTION_HELP, NODES_HELP, PREDICTED_HELP, SCHEDULE_HELP
+from .text import GENERATE_HELP, HOW_TO_READ, INTERVENTION_HELP, NODES_HELP, PREDICTED_HELP, SCHEDULE_HELP, header
+from .videos import VideoFolder
 
-DISPLAY_PX = 256
+DISPLAY_PX = 256  # small images are shown upscaled (nearest: the real pixels) to at least this size
+CACHE_CLEANUP_S = (3600, 3600)  # every hour, drop result files older than an hour (Blocks.delete_cache)
 VERDICT_COLUMNS = ["node", "kind", "baseline", "LINA"]
 
 
@@ -44,6 +48,12 @@ DEFAULTS = Defaults()
 
 def _user_error(exc: Exception) -> gr.Error:
     return gr.Error(" ".join(str(exc).split()))
+
+
+def shown(image):
+    """An image at least DISPLAY_PX on its long side: small ones upscaled by a whole factor, aspect kept."""
+    k = -(-DISPLAY_PX // max(image.size))
+    return image if k <= 1 else image.resize((image.width * k, image.height * k), 0)
 
 
 def _csg_outputs(csg: CSG, background=None, weights: dict[str, float] | None = None) -> tuple:
@@ -108,7 +118,11 @@ def shown_controls(settings: InterventionSettings, steps: int) -> tuple[float, f
 
 def build_demo(engine: Engine | None, load_error: str | None = None, eager_examples: bool = True) -> gr.Blocks:
     """The app around one engine (None: ``load_error`` says why generation is off). ``eager_examples``
-    computes the showcase examples at launch; off, they are computed on first click."""
+    computes the showcase examples at launch; off, they are computed on first click. With a video backend
+    the outputs end with a baseline | LINA pair of videos; the stills are their last frames."""
+    video = engine is not None and engine.backend.is_video
+    videos = VideoFolder() if video else None
+
     def parse(prompt: str):
         """Prompt -> Causal Scene Graph with its layout."""
         try:
@@ -152,8 +166,14 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
             weights = settings.node_weights(csg)
         except ValueError as exc:
             raise _user_error(exc) from None
-        base_img, lina_img = to_pil(out.baseline.images[0]), to_pil(out.lina.images[0])
-        big = lambda im: im.resize((DISPLAY_PX, DISPLAY_PX), 0)  # noqa: E731  (nearest: show the real pixels)
+        base_img, lina_img = (to_pil(still(r.images[0])) for r in (out.baseline, out.lina))
+        clips = []  # with a video backend: the baseline and LINA videos
+        if videos is not None:
+            try:
+                clips = [videos.write(r.images[0], f"seed{seed}-{name}")
+                         for r, name in ((out.baseline, "baseline"), (out.lina, "lina"))]
+            except RuntimeError as exc:  # no video writer installed: say what to install
+                raise _user_error(exc) from None
         scores = "\n\n".join([
             score_line("Baseline", out.baseline_verdict, out.baseline.seconds),
             score_line("LINA", out.lina_verdict, out.lina.seconds),
@@ -161,21 +181,23 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
             theta_line(settings, steps, "predicted" if predicted else "manual"),
         ])
         parsed = _csg_outputs(csg, base_img, weights)
-        return (
-            (big(base_img), big(lina_img)),
+        outputs = (
+            (shown(base_img), shown(lina_img)),
             parsed[1], overlay_regions(lina_img, csg),
             scores, verdict_rows(out.baseline_verdict, out.lina_verdict),
             trajectory_strip(out.baseline.trajectory, out.baseline.images),
             trajectory_strip(out.lina.trajectory, out.lina.images),
-            seed, *shown_controls(settings, steps), *parsed,
+            seed, *shown_controls(settings, steps), *parsed, *clips,
         )
+        release_freed_memory()  # this call's figures and buffers: a long-running server stays flat
+        return outputs
 
     def lock_manual(predicted: bool):
         """With predicted θ the manual controls only show what was used."""
         return [gr.update(interactive=not predicted)] * 5
 
-    with gr.Blocks(title="LINA demo") as demo:
-        gr.Markdown(HEADER)
+    with gr.Blocks(title="LINA demo", delete_cache=CACHE_CLEANUP_S) as demo:
+        gr.Markdown(header(engine.backend.name if engine is not None else None))
         if load_error:
             gr.Markdown(f"> **Generation is off:** {load_error}")
         with gr.Row():
@@ -206,7 +228,13 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                     gr.Markdown(SCHEDULE_HELP)
                     schedule = gr.Image(label="Timesteps at equal step count", type="pil", elem_id="schedule")
             with gr.Column(scale=3):
-                slider = gr.ImageSlider(label="Baseline | LINA (same seed)", type="pil", elem_id="slider")
+                slider = gr.ImageSlider(label="Baseline | LINA (same seed" + (", last frame)" if video else ")"),
+                                        type="pil", elem_id="slider")
+                videos_out = []
+                if video:
+                    with gr.Row():
+                        videos_out = [gr.Video(label=label, elem_id=elem_id, autoplay=True, loop=True) for label, elem_id
+                                      in (("Baseline video", "baseline-video"), ("LINA video (same seed)", "lina-video"))]
                 scores = gr.Markdown(GENERATE_HELP, elem_id="scores")
                 with gr.Row():
                     base_overlay = gr.Image(label="Baseline + CSG regions", type="pil", elem_id="baseline")
@@ -233,7 +261,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
         manual = [embedding, latent, latent_end, gamma]
         gen_inputs = [prompt, json_box, table, seed, randomize, steps, guidance, *manual, predicted]
         gen_outputs = [slider, base_overlay, lina_overlay, scores, verdicts, base_traj, lina_traj, seed, *manual,
-                       *csg_outputs]
+                       *csg_outputs, *videos_out]
         with examples_slot:
             add_examples(generate if engine is not None else None, gen_inputs, gen_outputs, example_row,
                          eager_examples)

@@ -16,6 +16,7 @@ from .evaluation.run import canonical_graph, judge_image
 from .lina.embedding import PhysicsDirections, estimate_directions
 from .lina.interventions import InterventionSettings, generate_lina
 from .sampling import SampleResult, sample
+from .video import is_video, still
 from .world.judge import Verdict
 
 MAX_SEED = 2**31 - 1
@@ -25,7 +26,8 @@ GUIDANCE_RANGE = (1.0, 15.0)
 
 @dataclass
 class SideBySide:
-    """Baseline and LINA for one graph and seed, with the judge's verdicts and the denoising trajectories."""
+    """Baseline and LINA for one graph and seed, with the judge's verdicts (on a video's last frame) and the
+    denoising trajectories."""
 
     csg: CSG
     seed: int
@@ -36,6 +38,10 @@ class SideBySide:
     lina_verdict: Verdict
     settings: InterventionSettings
     trajectory_steps: list[int] = field(default_factory=list)
+
+    @property
+    def is_video(self) -> bool:
+        return is_video(self.baseline.images[0])
 
 
 def trajectory_points(steps: int, count: int = 5) -> list[int]:
@@ -92,6 +98,7 @@ class Engine:
                                  trajectory_steps=points, progress=progress)
         return SideBySide(
             csg=csg, seed=seed, steps=steps, baseline=baseline, lina=lina,
-            baseline_verdict=judge_image(baseline.images[0], csg), lina_verdict=judge_image(lina.images[0], csg),
+            baseline_verdict=judge_image(still(baseline.images[0]), csg),
+            lina_verdict=judge_image(still(lina.images[0]), csg),
             settings=settings, trajectory_steps=points,
         )

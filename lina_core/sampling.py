@@ -53,6 +53,20 @@ def make_generators(seeds: Sequence[int]) -> list[torch.Generator]:
     return [torch.Generator("cpu").manual_seed(int(s)) for s in seeds]
 
 
+def fresh_scheduler(scheduler, steps: int, *, timesteps: Sequence[float] | None = None,
+                    sigmas: Sequence[float] | None = None, device: torch.device | str | None = None):
+    """A new copy of ``scheduler`` (no state shared between runs) set to ``steps`` steps, or to the given
+    ``timesteps`` / ``sigmas``."""
+    fresh = type(scheduler).from_config(scheduler.config)
+    if timesteps is not None:
+        fresh.set_timesteps(timesteps=list(timesteps), device=device)
+    elif sigmas is not None:
+        fresh.set_timesteps(sigmas=np.asarray(sigmas, dtype=np.float64), device=device)  # UniPC needs an array
+    else:
+        fresh.set_timesteps(steps, device=device)
+    return fresh
+
+
 @torch.no_grad()
 def sample(
     backend: Backend,
@@ -72,13 +86,7 @@ def sample(
     if len(seeds) != len(prompts):
         raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
     start = time.perf_counter()
-    scheduler = type(backend.scheduler).from_config(backend.scheduler.config)  # fresh state per call
-    if timesteps is not None:
-        scheduler.set_timesteps(timesteps=list(timesteps), device=backend.device)
-    elif sigmas is not None:
-        scheduler.set_timesteps(sigmas=np.asarray(sigmas, dtype=np.float64), device=backend.device)  # UniPC needs an array
-    else:
-        scheduler.set_timesteps(steps, device=backend.device)
+    scheduler = fresh_scheduler(backend.scheduler, steps, timesteps=timesteps, sigmas=sigmas, device=backend.device)
     schedule = scheduler.timesteps
     cfg = guidance_scale > 1.0
     cond = backend.encode_prompt(list(prompts))
@@ -104,7 +112,7 @@ def sample(
         if cfg:
             out = backend.predict(x_in, t, PromptEmbedding.cat([uncond, state.cond]))
             out_uncond, out_cond = out.chunk(2)
-            state.noise_pred = out_uncond + guidance_scale * (out_cond - out_uncond)
+            state.noise_pred = out_uncond + backend.guidance_at(t, guidance_scale) * (out_cond - out_uncond)
         else:
             state.noise_pred = backend.predict(x_in, t, state.cond)
         step = scheduler.step(state.noise_pred, t, state.latents, return_dict=True, **step_kwargs)

@@ -1,4 +1,5 @@
-"""Write a generated video ([3, F, H, W] in [0, 1], one sample of a video backend's ``decode``) to a file.
+"""Generated videos ([3, F, H, W] in [0, 1], one sample of a video backend's ``decode``): the still that stands
+for a video where an image is expected, and writing a video to a file.
 
 Animated GIF and WebP go through Pillow (always installed). MP4, what ``gr.Video`` plays in every browser,
 goes through diffusers' ``export_to_video``, which needs imageio with its ffmpeg plugin (imageio-ffmpeg);
@@ -16,6 +17,19 @@ from PIL import Image
 PILLOW_FORMATS = (".gif", ".webp")
 FFMPEG_FORMATS = (".mp4",)
 DEFAULT_FPS = 16  # Wan's frame rate
+
+
+def is_video(sample: torch.Tensor) -> bool:
+    """One sample of ``decode``: [3, H, W] from an image backend, [3, F, H, W] from a video backend."""
+    return sample.dim() == 4
+
+
+def still(sample: torch.Tensor) -> torch.Tensor:
+    """[3, H, W] for an image or a video sample. A video's last frame: by then every implied effect has
+    happened (the snake has eaten the bird), so the judge, the overlays and the slider show that frame."""
+    if sample.dim() not in (3, 4) or sample.shape[0] != 3:
+        raise ValueError(f"sample: expected [3, H, W] or [3, F, H, W], got shape {tuple(sample.shape)}")
+    return sample[:, -1] if is_video(sample) else sample
 
 
 def video_frames(video: torch.Tensor) -> list[np.ndarray]:

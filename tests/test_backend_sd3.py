@@ -8,9 +8,9 @@ import torch
 
 from lina_core.backends.sd3 import SD3Backend
 from lina_core.evaluation.run import canonical_graph
-from lina_core.lina.embedding import estimate_directions, token_positions
+from lina_core.lina.embedding import EmbeddingGuidance, block_positions, estimate_directions, token_positions
 from lina_core.lina.schedule import schedule_for
-from lina_core.sampling import sample
+from lina_core.sampling import StepState, sample
 
 from sd_tiny import (
     CLIP_LENGTH, T5_LENGTH, assert_each_intervention_acts, assert_latent_guidance_stays_in, pipeline_images,
@@ -61,6 +61,24 @@ def test_without_t5_its_rows_are_zeros_and_carry_no_words():
     cond = backend.encode_prompt([PROMPT])
     assert torch.equal(cond.embeds[0, CLIP_LENGTH:], torch.zeros(T5_LENGTH, 80))
     assert max(token_positions(cond, ["red", "ball"])) < CLIP_LENGTH
+
+
+def test_a_direction_has_a_clip_part_and_a_t5_part_each_added_to_its_own_rows(sd3, directions):
+    backend, _ = sd3
+    width = 80  # T5's width; CLIP's 64 are padded to it
+    u = directions.physics["reflection"]
+    clip, t5 = u.reshape(2, width)
+    assert torch.equal(clip[64:], torch.zeros(16)) and float(clip.norm()) > 0 and float(t5.norm()) > 0
+    cond = backend.encode_prompt([PROMPT])
+    state = StepState(0, 1, torch.tensor(999), 1.0, torch.zeros(1), cond)
+    EmbeddingGuidance({"reflection": 1.0}, directions, canonical_graph(PROMPT)).before_model(state)
+    delta = (state.cond.embeds - cond.embeds)[0]
+    in_clip, in_t5 = block_positions(cond, ["red", "ball"])
+    assert max(in_clip) < CLIP_LENGTH <= min(in_t5)
+    step = directions.magnitude["reflection"] * u.reshape(2, width)
+    torch.testing.assert_close(delta[in_clip], step[0].expand(len(in_clip), width), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(delta[in_t5], step[1].expand(len(in_t5), width), rtol=1e-5, atol=1e-5)
+    assert torch.equal(delta[:CLIP_LENGTH, 64:], torch.zeros(CLIP_LENGTH, 16))  # CLIP rows keep CLIP's width
 
 
 def test_each_intervention_changes_the_image_and_all_off_is_the_baseline(sd3, directions):

@@ -12,6 +12,7 @@ from lina_core.backends.wan import WanBackend, parse_size
 from lina_core.evaluation.run import canonical_graph
 from lina_core.lina.embedding import estimate_directions, token_positions
 from lina_core.lina.latent import LatentGuidance, LatentSpaceCodec, codec_for, footprint
+from lina_core.lina.schedule import effective_timesteps, step_allocation
 from lina_core.sampling import make_generators, sample
 
 from sd_tiny import LatentRecorder, latent_change, lina_runs
@@ -19,7 +20,7 @@ from wan_tiny import tiny_wan_pipeline
 
 PROMPT = "a red ball on a small mirror"
 SIZE = (64, 64, 9)  # an 8x8 latent grid, 3 latent frames
-SEQ = 32  # max_sequence_length (the pipeline's 226 would only add padding rows)
+SEQ = 32  # max_sequence_length (the pipeline's 512 would only add padding rows)
 STEPS = 3
 
 
@@ -61,6 +62,27 @@ def test_loop_reproduces_the_stock_pipeline(scheduler, two_stage, guidance):
     torch.testing.assert_close(ours.images, ref.permute(0, 2, 1, 3, 4), rtol=1e-5, atol=1e-5)
     experts = {backend.model_for(torch.tensor(t)) is backend.transformer for t in ours.timesteps}
     assert experts == ({True, False} if two_stage else {True})  # Wan2.2: both experts ran
+
+
+def test_a_second_guidance_scale_for_the_low_noise_expert_reproduces_the_pipeline(monkeypatch, tmp_path):
+    backend, pipe = make("unipc", two_stage=True)
+    height, width, frames = SIZE
+    ref = pipe(PROMPT, height=height, width=width, num_frames=frames, num_inference_steps=4, guidance_scale=4.0,
+               guidance_scale_2=1.5, generator=make_generators([7]), output_type="pt").frames  # its default length
+    pipe.save_pretrained(tmp_path)
+    monkeypatch.setenv("LINA_WAN_SIZE", "x".join(map(str, SIZE)))
+    monkeypatch.setenv("LINA_WAN_GUIDANCE_2", "1.5")
+    loaded = load_backend("wan", path=tmp_path)
+    ours = sample(loaded, [PROMPT], [7], steps=4, guidance_scale=4.0)
+    torch.testing.assert_close(ours.images, ref.permute(0, 2, 1, 3, 4), rtol=1e-5, atol=1e-5)
+    loaded.guidance_scale_2 = None
+    one_scale = sample(loaded, [PROMPT], [7], steps=4, guidance_scale=4.0).images
+    assert not torch.allclose(one_scale, ours.images, atol=1e-3)  # the second scale mattered
+    monkeypatch.setenv("LINA_WAN_GUIDANCE_2", "high")
+    with pytest.raises(ValueError, match="LINA_WAN_GUIDANCE_2 must be a number"):
+        load_backend("wan", path=tmp_path)
+    with pytest.raises(ValueError, match="two-expert"):
+        WanBackend.from_pipeline(tiny_wan_pipeline(), size=SIZE, guidance_scale_2=1.5)
 
 
 def test_umt5_pieces_line_up_with_the_rows_and_padding_is_zero(wan):
@@ -149,3 +171,10 @@ def test_a_local_folder_loads_with_its_size_and_a_float32_vae(wan, tmp_path, mon
     backend = load_backend("wan", path=tmp_path)
     assert isinstance(backend, WanBackend) and backend.latent_shape(1) == (1, 16, 2, 4, 6)
     assert backend.transformer.dtype == torch.bfloat16 and backend.vae.dtype == torch.float32
+
+
+def test_the_apps_schedule_plot_reads_unipcs_reallocated_timesteps(wan):
+    scheduler = wan[0].scheduler
+    base, lina = effective_timesteps(scheduler, 8), effective_timesteps(scheduler, 8, 2.0)
+    assert len(base) == len(lina) == 8 and base[0] == lina[0]
+    assert step_allocation(lina, 1000) > step_allocation(base, 1000)  # more of the steps at high noise

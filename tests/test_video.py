@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image, ImageSequence
 
-from lina_core.video import export_video, video_frames
+from lina_core.video import export_video, is_video, still, video_frames
 
 FRAMES, HEIGHT, WIDTH = 9, 24, 40
 
@@ -59,3 +59,11 @@ def test_bad_inputs_name_the_field(video, tmp_path):
         export_video(video, tmp_path / "clip.avi")
     with pytest.raises(ValueError, match=r"video: expected a \[3, F, H, W\]"):
         export_video(video[0], tmp_path / "clip.gif")
+
+
+def test_the_still_of_a_video_is_its_last_frame_and_an_image_is_its_own(video):
+    assert is_video(video) and torch.equal(still(video), video[:, -1])
+    image = video[:, 0]
+    assert not is_video(image) and still(image) is image
+    with pytest.raises(ValueError, match=r"\[3, H, W\] or \[3, F, H, W\]"):
+        still(video[None])

@@ -64,6 +64,16 @@ class Backend(ABC):
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1], shape [B, 3, H, W] (or [B, 3, F, H, W] for video)."""
 
+    def guidance_at(self, t: torch.Tensor, guidance_scale: float) -> float:
+        """The classifier-free guidance scale at timestep ``t``: the caller's, except where a model guides each
+        of its stages with its own scale (Wan2.2's low-noise expert)."""
+        return guidance_scale
+
+    @property
+    def is_video(self) -> bool:
+        """Latents with a time axis ([B, C, F, H, W]): the app then shows videos beside the stills."""
+        return len(self.latent_shape(1)) == 5
+
     @property
     def dtype(self) -> torch.dtype:
         return torch.float32

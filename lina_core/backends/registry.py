@@ -11,6 +11,7 @@ keeps the one instance. Environment (all optional):
     LINA_CPU_OFFLOAD        1: model CPU offload (each model on the GPU only while it runs; needs accelerate)
     LINA_ATTENTION_SLICING  1: sliced attention (less memory, slower; models without it ignore it)
     LINA_WAN_SIZE           HEIGHTxWIDTHxFRAMES of a Wan video (default 480x832x81; frames 1 + a multiple of 4)
+    LINA_WAN_GUIDANCE_2     guidance scale of Wan2.2-A14B's low-noise expert (default: the app's guidance scale)
     LINA_SD3_T5             0: load SD-3 without its T5 encoder (about 9 GB less; the pipeline's zeros instead)
     HF_HUB_OFFLINE          1: never contact the hub (local folders and the hub cache only)
 """
@@ -74,13 +75,25 @@ class LoadOptions:
     @classmethod
     def from_env(cls, name: str) -> LoadOptions:
         kwargs = {} if name != "sd3" or _flag("LINA_SD3_T5", True) else {"text_encoder_3": None, "tokenizer_3": None}
-        size = os.environ.get("LINA_WAN_SIZE") if name == "wan" else None
-        if size:
-            from .wan import parse_size
         return cls(model_id=os.environ.get("LINA_MODEL_ID") or None, dtype=os.environ.get("LINA_DTYPE") or "auto",
                    device=os.environ.get("LINA_DEVICE") or None, cpu_offload=_flag("LINA_CPU_OFFLOAD"),
                    attention_slicing=_flag("LINA_ATTENTION_SLICING"), pipeline_kwargs=kwargs,
-                   backend_kwargs={"size": parse_size(size)} if size else {})
+                   backend_kwargs=_wan_kwargs() if name == "wan" else {})
+
+
+def _wan_kwargs() -> dict[str, Any]:
+    """LINA_WAN_SIZE and LINA_WAN_GUIDANCE_2, checked."""
+    from .wan import parse_size
+
+    kwargs: dict[str, Any] = {}
+    if size := os.environ.get("LINA_WAN_SIZE"):
+        kwargs["size"] = parse_size(size)
+    if scale := os.environ.get("LINA_WAN_GUIDANCE_2"):
+        try:
+            kwargs["guidance_scale_2"] = float(scale)
+        except ValueError:
+            raise ValueError(f"LINA_WAN_GUIDANCE_2 must be a number such as 3.0, got {scale!r}") from None
+    return kwargs
 
 
 def backend_name(name: str | None = None) -> str:

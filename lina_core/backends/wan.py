@@ -4,7 +4,8 @@ Wan VAE, flow matching (the checkpoints ship UniPC on shifted flow sigmas).
 Mirrors ``WanPipeline`` per step so that our loop reproduces it: the prompt is cleaned as the pipeline
 cleans it, encoded with its attention mask and zeroed past its length; latents are [B, C, F, H, W] in
 float32 (the pipeline keeps them so whatever the transformer's dtype); the high-noise transformer runs
-while t >= boundary_ratio * T and ``transformer_2`` after; ``decode`` undoes the per-channel latent
+while t >= boundary_ratio * T and ``transformer_2`` after, guided with ``guidance_scale_2`` where one is set
+(the pipeline's argument of that name); ``decode`` undoes the per-channel latent
 normalisation and returns [B, 3, F, H, W] in [0, 1].
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 from .base import Backend, PromptEmbedding
 from .unet import execution_device
 
-MAX_SEQUENCE_LENGTH = 226  # the pipeline's default
+MAX_SEQUENCE_LENGTH = 512  # WanPipeline.__call__'s default (its encode_prompt alone defaults to 226)
 DEFAULT_SIZE = (480, 832, 81)  # height, width, frames: Wan2.2's 480p preset
 
 
@@ -24,11 +25,15 @@ class WanBackend(Backend):
     def __init__(self, *, vae, text_encoder, tokenizer, transformer, scheduler, transformer_2=None,
                  boundary_ratio: float | None = None, expand_timesteps: bool = False,
                  size: tuple[int, int, int] = DEFAULT_SIZE, max_sequence_length: int = MAX_SEQUENCE_LENGTH,
-                 name: str = "wan", device: torch.device | None = None) -> None:
+                 guidance_scale_2: float | None = None, name: str = "wan", device: torch.device | None = None) -> None:
+        if guidance_scale_2 is not None and (boundary_ratio is None or transformer_2 is None):
+            raise ValueError("guidance_scale_2 (LINA_WAN_GUIDANCE_2) needs a two-expert Wan2.2 model: this one has "
+                             "no low-noise transformer_2")
         self.vae, self.text_encoder, self.tokenizer, self.scheduler = vae, text_encoder, tokenizer, scheduler
         self.transformer, self.transformer_2 = transformer, transformer_2
         self.boundary_ratio, self.expand_timesteps = boundary_ratio, expand_timesteps
         self.max_sequence_length, self.name, self._device = max_sequence_length, name, device
+        self.guidance_scale_2 = guidance_scale_2
         self.scale_spatial = int(vae.config.scale_factor_spatial)
         self.scale_temporal = int(vae.config.scale_factor_temporal)
         self.height, self.width, self.num_frames = _checked_size(size, self.scale_spatial, self.scale_temporal)
@@ -39,11 +44,13 @@ class WanBackend(Backend):
 
     @classmethod
     def from_pipeline(cls, pipe, name: str = "wan", *, size: tuple[int, int, int] = DEFAULT_SIZE,
-                      max_sequence_length: int = MAX_SEQUENCE_LENGTH) -> WanBackend:
+                      max_sequence_length: int = MAX_SEQUENCE_LENGTH, guidance_scale_2: float | None = None,
+                      ) -> WanBackend:
         return cls(vae=pipe.vae, text_encoder=pipe.text_encoder, tokenizer=pipe.tokenizer,
                    transformer=pipe.transformer, transformer_2=pipe.transformer_2, scheduler=pipe.scheduler,
                    boundary_ratio=pipe.config.boundary_ratio, expand_timesteps=pipe.config.expand_timesteps,
-                   size=size, max_sequence_length=max_sequence_length, name=name, device=execution_device(pipe))
+                   size=size, max_sequence_length=max_sequence_length, guidance_scale_2=guidance_scale_2, name=name,
+                   device=execution_device(pipe))
 
     @property
     def dtype(self) -> torch.dtype:
@@ -85,6 +92,11 @@ class WanBackend(Backend):
             return self.transformer
         boundary = self.boundary_ratio * self.scheduler.config.num_train_timesteps
         return self.transformer if t >= boundary else self.transformer_2
+
+    def guidance_at(self, t: torch.Tensor, guidance_scale: float) -> float:
+        if self.guidance_scale_2 is not None and self.model_for(t) is self.transformer_2:
+            return self.guidance_scale_2
+        return guidance_scale
 
     @torch.no_grad()
     def predict(self, latents: torch.Tensor, t: torch.Tensor, cond: PromptEmbedding) -> torch.Tensor:

@@ -112,17 +112,23 @@ def _best_run(pieces: list[str], words: Sequence[str]) -> list[int]:
     return best[1:]
 
 
-def token_positions(cond: PromptEmbedding, words: Sequence[str], row: int = 0) -> list[int]:
-    """Positions of a CSG node's ``words`` in prompt ``row``: exact for a word-level tokenizer; a subword
-    tokenizer's pieces are matched in order. Anchored on the last word (the noun): of its occurrences, the
-    one whose preceding words sit closest wins ("a red ball and a red cube": the cube gets the second
-    "red"). Words missing from the tokens (unknown, truncated) are skipped. Where the sequence holds the
-    prompt once per text encoder (SD-3: CLIP, then T5), the words are found in every copy."""
+def block_positions(cond: PromptEmbedding, words: Sequence[str], row: int = 0) -> list[list[int]]:
+    """Positions of a CSG node's ``words`` in each copy of prompt ``row``: one copy for most models; where
+    the sequence holds the prompt once per text encoder (SD-3: CLIP, then T5), one list per copy, in order.
+    Exact for a word-level tokenizer; a subword tokenizer's pieces are matched in order. Anchored on the
+    last word (the noun): of its occurrences, the one whose preceding words sit closest wins ("a red ball
+    and a red cube": the cube gets the second "red"). Words missing from a copy (unknown, truncated) are
+    skipped there."""
     if not words or not cond.tokens:
         return []
     tokens = cond.tokens[row]
     pieces = [_norm_token(t) for t in tokens]
-    return [seg[i] for seg in _segments(tokens) for i in _best_run(pieces[seg.start:seg.stop], words)]
+    return [[seg[i] for i in _best_run(pieces[seg.start:seg.stop], words)] for seg in _segments(tokens)]
+
+
+def token_positions(cond: PromptEmbedding, words: Sequence[str], row: int = 0) -> list[int]:
+    """``block_positions`` of every copy, as one list."""
+    return [i for block in block_positions(cond, words, row) for i in block]
 
 
 # -- directions -----------------------------------------------------------------------------------
@@ -132,7 +138,7 @@ class PhysicsDirections:
     """Unit physics directions per effect type (orthogonal to ``texture``), their average size, and an
     orthonormal texture basis [k, D]."""
 
-    physics: dict[str, torch.Tensor]  # effect type -> [D], unit norm
+    physics: dict[str, torch.Tensor]  # effect type -> [copies * D], unit norm (see ``_entity_vectors``)
     magnitude: dict[str, float]  # effect type -> norm of the average pair difference (texture removed)
     texture: torch.Tensor  # [k, D], orthonormal rows
     probe: torch.Tensor | None = None  # [D] text-encoder fingerprint (see ``_PROBE``)
@@ -191,14 +197,16 @@ def texture_prompts() -> list[tuple[str, tuple[str, ...], str]]:
 
 
 def _entity_vectors(backend: Backend, prompts: list[str], words: list[Sequence[str]]) -> torch.Tensor:
-    """Mean embedding over each prompt's entity tokens: [n, D]."""
+    """Mean embedding over each prompt's entity tokens, copy by copy of the prompt, joined: [n, copies * D].
+    Each text encoder has its own space (SD-3's CLIP rows are zero past CLIP's width, T5's are not), so a
+    direction keeps one part per copy and each part is added only to its own copy's tokens."""
     cond = backend.encode_prompt(prompts)
     out = []
     for row, w in enumerate(words):
-        pos = token_positions(cond, w, row)
-        if not pos:
+        blocks = block_positions(cond, w, row)
+        if not blocks or not all(blocks):
             raise ValueError(f"the backend's tokenizer does not contain {' '.join(w)!r} in {prompts[row]!r}")
-        out.append(cond.embeds[row, pos].float().mean(0))
+        out.append(torch.cat([cond.embeds[row, b].float().mean(0) for b in blocks]))
     return torch.stack(out).cpu()
 
 
@@ -298,14 +306,19 @@ class EmbeddingGuidance:
         return out
 
     def _build_delta(self, cond: PromptEmbedding) -> torch.Tensor:
+        """Each edit's vector on its words' tokens, its k-th part (see ``_entity_vectors``) on the k-th copy."""
         delta = torch.zeros_like(cond.embeds)
         for words, vec in self.edits():
+            parts = vec.to(delta).reshape(-1, delta.shape[-1])
             for row in range(delta.shape[0]):
-                pos = token_positions(cond, words, row)
-                if not pos:
-                    warnings.warn(f"embedding guidance: no tokens for {' '.join(words)!r} in prompt {row}; "
+                blocks = block_positions(cond, words, row)
+                if not any(blocks) or len(blocks) != len(parts):
+                    found = "no tokens" if not any(blocks) else f"{len(blocks)} copies of the prompt, not {len(parts)}"
+                    warnings.warn(f"embedding guidance: {found} for {' '.join(words)!r} in prompt {row}; "
                                   "nothing added there", stacklevel=3)
-                delta[row, pos] += vec.to(delta)
+                    continue
+                for block, part in zip(blocks, parts):
+                    delta[row, block] += part
         return delta
 
     def before_model(self, state: StepState) -> None:

@@ -27,6 +27,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..sampling import fresh_scheduler
+
 GAMMA_RANGE = (1.0, 4.0)
 HIGH_NOISE_SHARE = 0.3  # "the first 30% of the noise range" that step_allocation reports on
 
@@ -139,11 +141,7 @@ def schedule_for(scheduler: Any, steps: int, gamma: float) -> dict[str, list[flo
 
 def effective_timesteps(scheduler: Any, steps: int, gamma: float | None = None) -> list[float]:
     """The timesteps a fresh copy of ``scheduler`` will actually run (baseline when gamma is None): for plots."""
-    fresh = type(scheduler).from_config(scheduler.config)
-    if gamma is None:
-        fresh.set_timesteps(steps)
-    else:
-        fresh.set_timesteps(**schedule_for(scheduler, steps, gamma))
+    fresh = fresh_scheduler(scheduler, steps, **({} if gamma is None else schedule_for(scheduler, steps, gamma)))
     return [float(t) for t in fresh.timesteps]
 
 
