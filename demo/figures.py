@@ -60,7 +60,8 @@ def theta_line(settings: InterventionSettings, steps: int, source: str) -> str:
     """θ as it was used, exactly (the sliders can only show an average α and a window that starts at 0)."""
     emb = ", ".join(f"{t} {v:g}" for t, v in settings.embedding.items() if v) or "off"
     (_, _), (a, b) = settings.windows(steps)
-    latent = f"{settings.latent_strength:g} on steps {a}–{b - 1}" if settings.latent_strength else "off"
+    latent = (f"{settings.latent_strength:g} on steps {a}–{b - 1} by {settings.latent_mode}"
+              if settings.latent_strength else "off")
     nodes = settings.nodes
     if isinstance(nodes, dict):
         nodes = [f"{n} ×{w:g}" for n, w in nodes.items() if w]

@@ -46,7 +46,9 @@ INTERVENTION_HELP = """
   paper's finding that the embedding separates texture from physics.
 * **Visual-latent guidance** pulls the model's predicted clean image toward what the graph requires *inside each
   node's region* (a reflection clipped to the mirror, a shadow opposite the light, a jar filled to its level)
-  during the first steps only — the causal structure is fixed early.
+  during the first steps, where the causal structure is fixed. *Projection* moves the next latents by that
+  correction (free); *gradient* differentiates the model's prediction and steps the current latents (one extra
+  forward and backward pass per guided step).
 """
 
 SCHEDULE_HELP = """

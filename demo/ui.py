@@ -13,7 +13,7 @@ from lina_core.csg.parser import PromptError
 from lina_core.engine import GUIDANCE_RANGE, MAX_SEED, STEP_RANGE, Engine
 from lina_core.imaging import to_pil
 from lina_core.lina.embedding import EFFECT_TYPES
-from lina_core.lina.interventions import STRENGTH_RANGE, WEIGHT_RANGE, InterventionSettings
+from lina_core.lina.interventions import LATENT_MODES, STRENGTH_RANGE, WEIGHT_RANGE, InterventionSettings
 from lina_core.lina.schedule import GAMMA_RANGE, effective_timesteps
 from lina_core.memory import release_freed_memory
 from lina_core.video import still
@@ -41,6 +41,7 @@ class Defaults:
     latent: float = 1.0
     latent_end: int = 6
     gamma: float = 1.5
+    latent_mode: str = LATENT_MODES[0]
 
 
 DEFAULTS = Defaults()
@@ -99,12 +100,13 @@ def node_weights(table, csg: CSG) -> dict[str, float]:
 
 
 def manual_settings(embedding: float, latent: float, latent_end: int, gamma: float,
-                    weights: dict[str, float]) -> InterventionSettings:
+                    weights: dict[str, float], latent_mode: str = LATENT_MODES[0]) -> InterventionSettings:
     """θ from the manual controls: one α for every effect type; latent steps 0 … latent_end (0 = off)."""
     on = int(latent_end) > 0
     return InterventionSettings(
         embedding={t: float(embedding) for t in EFFECT_TYPES}, latent_strength=float(latent) if on else 0.0,
-        latent_window=(0, int(latent_end)) if on else None, gamma=float(gamma), nodes=weights,
+        latent_window=(0, int(latent_end)) if on else None, latent_mode=latent_mode, gamma=float(gamma),
+        nodes=weights,
     )
 
 
@@ -150,7 +152,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
 
     @on_gpu
     def generate(prompt, json_text, node_table, seed, randomize, steps, guidance, embedding, latent, latent_end, gamma,
-                 predicted=False, progress=gr.Progress(track_tqdm=True)):
+                 predicted=False, latent_mode=LATENT_MODES[0], progress=gr.Progress(track_tqdm=True)):
         """Baseline and LINA at the same seed, judged node by node; θ from the predictor or the manual controls."""
         if engine is None:
             raise gr.Error(load_error or "No model is loaded.")
@@ -161,7 +163,8 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
             if predicted:
                 settings = engine.predicted_settings(csg)
             else:
-                settings = manual_settings(embedding, latent, latent_end, gamma, node_weights(node_table, csg))
+                settings = manual_settings(embedding, latent, latent_end, gamma, node_weights(node_table, csg),
+                                           latent_mode)
             out = engine.generate(csg, seed, steps, float(guidance), settings, progress=True)
             weights = settings.node_weights(csg)
         except ValueError as exc:
@@ -194,7 +197,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
 
     def lock_manual(predicted: bool):
         """With predicted θ the manual controls only show what was used."""
-        return [gr.update(interactive=not predicted)] * 5
+        return [gr.update(interactive=not predicted)] * 6
 
     with gr.Blocks(title="LINA demo", delete_cache=CACHE_CLEANUP_S) as demo:
         gr.Markdown(header(engine.backend.name if engine is not None else None))
@@ -221,6 +224,8 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                                           label="Prompt-embedding guidance α")
                     latent = gr.Slider(*STRENGTH_RANGE, value=DEFAULTS.latent, step=0.05,
                                        label="Visual-latent guidance strength")
+                    latent_mode = gr.Radio(list(LATENT_MODES), value=DEFAULTS.latent_mode,
+                                           label="Visual-latent guidance by", elem_id="latent-mode")
                     latent_end = gr.Slider(0, STEP_RANGE[1], value=DEFAULTS.latent_end, step=1,
                                            label="Latent guidance acts on steps 0 … (0 = off)")
                     gamma = gr.Slider(*GAMMA_RANGE, value=DEFAULTS.gamma, step=0.1,
@@ -259,7 +264,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
 
         csg_outputs = [graph_image, layout_image, table, json_box, notes]
         manual = [embedding, latent, latent_end, gamma]
-        gen_inputs = [prompt, json_box, table, seed, randomize, steps, guidance, *manual, predicted]
+        gen_inputs = [prompt, json_box, table, seed, randomize, steps, guidance, *manual, predicted, latent_mode]
         gen_outputs = [slider, base_overlay, lina_overlay, scores, verdicts, base_traj, lina_traj, seed, *manual,
                        *csg_outputs, *videos_out]
         with examples_slot:
@@ -269,7 +274,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
         run.click(generate, gen_inputs, gen_outputs, api_name="generate", concurrency_limit=1)
         prompt.submit(generate, gen_inputs, gen_outputs, api_visibility="private", concurrency_limit=1)
         apply_btn.click(apply_json, json_box, csg_outputs, api_name="apply_csg")
-        predicted.change(lock_manual, predicted, [*manual, table], api_visibility="private", queue=False)
+        predicted.change(lock_manual, predicted, [*manual, table, latent_mode], api_visibility="private", queue=False)
         for control in (steps, gamma):
             control.change(plot_schedule, [steps, gamma], schedule, api_visibility="private")
         demo.load(parse, prompt, csg_outputs, api_visibility="private")
@@ -281,4 +286,4 @@ def example_row(prompt: str) -> list:
     """Every generate input for an example: the prompt at the default settings (a fresh parse, every node at 1)."""
     d = DEFAULTS
     return [prompt, "", {"headers": NODE_COLUMNS, "data": []}, d.seed, False, d.steps, d.guidance, d.embedding,
-            d.latent, d.latent_end, d.gamma, False]
+            d.latent, d.latent_end, d.gamma, False, d.latent_mode]

@@ -30,6 +30,7 @@ class StepState:
     noise_pred: torch.Tensor | None = None  # guided model output, after the model runs
     x0: torch.Tensor | None = None  # predicted clean latents, after the scheduler step
     prev_latents: torch.Tensor | None = None  # x_{t-1}; a hook may replace it after the step
+    scheduler: object | None = None  # this run's scheduler, at this step (read it; step a copy, never it)
 
 
 class StepHook(Protocol):
@@ -103,7 +104,7 @@ def sample(
     step_sigmas = [float(s) for s in getattr(scheduler, "sigmas", torch.zeros(len(schedule) + 1))]
     trajectory: dict[int, torch.Tensor] = {}
     for i, t in enumerate(tqdm(schedule, desc="denoising", disable=not progress)):
-        state = StepState(i, len(schedule), t, step_sigmas[i], latents, cond)
+        state = StepState(i, len(schedule), t, step_sigmas[i], latents, cond, scheduler=scheduler)
         for hook in hooks:
             hook.before_model(state)
         x_in = torch.cat([state.latents] * 2) if cfg else state.latents

@@ -126,10 +126,11 @@ def pipeline_images(pipe, backend, prompt: str, seed: int, steps: int, guidance:
 
 
 def assert_each_intervention_acts(backend, csg, directions, steps: int = 3, seed: int = 0) -> None:
-    """Everything off is the baseline bit for bit; each intervention alone changes the image."""
+    """Everything off is the baseline bit for bit; each intervention alone changes the image (the latent
+    guidance in both modes: projection, and a gradient step through the backend's model)."""
     runs = lina_runs(backend, csg, directions, steps, seed)
     assert torch.equal(runs["off"], runs["baseline"])
-    for name in ("embedding", "latent", "schedule"):
+    for name in ("embedding", "latent", "latent-gradient", "schedule"):
         assert not torch.allclose(runs[name], runs["baseline"], atol=1e-4), name
 
 
@@ -153,6 +154,7 @@ def lina_runs(backend, csg, directions, steps: int, seed: int = 0) -> dict[str, 
         "off": InterventionSettings.off(),
         "embedding": InterventionSettings(embedding={t: 2.0 for t in EFFECT_TYPES}, latent_strength=0.0, gamma=1.0),
         "latent": InterventionSettings(embedding=off, latent_strength=1.0, gamma=1.0),
+        "latent-gradient": InterventionSettings(embedding=off, latent_strength=2.5, latent_mode="gradient", gamma=1.0),
         "schedule": InterventionSettings(embedding=off, latent_strength=0.0, gamma=2.5),
     }
     runs = {"baseline": sample(backend, [csg.prompt], [seed], steps=steps).images}

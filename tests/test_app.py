@@ -29,9 +29,9 @@ def client():
 
 
 def generate(client, prompt="A red ball on a small mirror", json_text="", table=ALL_NODES, seed=3, steps=6,
-             embedding=0.5, latent=1.0, latent_end=3, gamma=1.5, predicted=False):
+             embedding=0.5, latent=1.0, latent_end=3, gamma=1.5, predicted=False, latent_mode="projection"):
     return client.predict(prompt, json_text, table, seed, False, steps, 5.0, embedding, latent, latent_end, gamma,
-                          predicted, api_name="/generate")
+                          predicted, latent_mode, api_name="/generate")
 
 
 def weighted(table: dict, **weights: float) -> dict:
@@ -61,6 +61,10 @@ def test_generate_same_seed_same_baseline_and_interventions_change_lina(client):
     stronger = generate(client, latent=2.5, gamma=3.0)
     assert np.array_equal(pixels(first[0][0]), pixels(stronger[0][0]))  # same baseline
     assert not np.array_equal(pixels(first[0][1]), pixels(stronger[0][1]))  # toggled interventions: other LINA
+    by_gradient = generate(client, latent_mode="gradient")
+    assert np.array_equal(pixels(first[0][0]), pixels(by_gradient[0][0]))
+    assert not np.array_equal(pixels(first[0][1]), pixels(by_gradient[0][1]))  # the latent mode is used
+    assert "by gradient" in by_gradient[3] and "by projection" in first[3]
     rows = first[4]["data"]
     assert {r[0] for r in rows} >= {"ball", "mirror", "reflection_ball"}
     assert all(r[2][0] in "✓✗" and r[3][0] in "✓✗" for r in rows)

@@ -117,7 +117,7 @@ def test_sizes_are_checked_and_parsed(wan):
 def test_every_intervention_changes_the_video_and_all_off_is_the_baseline(wan, directions):
     runs = lina_runs(wan[0], canonical_graph(PROMPT), directions, steps=STEPS)
     assert torch.equal(runs["off"], runs["baseline"])
-    for name in ("embedding", "latent", "schedule"):
+    for name in ("embedding", "latent", "latent-gradient", "schedule"):
         assert (runs[name] - runs["baseline"]).abs().max() > 1e-4, name
 
 

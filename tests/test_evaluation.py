@@ -6,6 +6,7 @@ LINA_TINY_PATH), at a few steps: the checks are about bookkeeping, not image qua
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,8 @@ def test_lina_and_its_ablations_follow_lina_settings_for_but_the_fixed_theta_doe
     assert LINA_VARIANTS["lina-latent"](csg).latent_strength == 0.25
     assert LINA_VARIANTS["lina-schedule"](csg).gamma == 3.0
     assert LINA_VARIANTS["lina-fixed"](csg) == InterventionSettings()
+    gradient = LINA_VARIANTS["lina-gradient"](csg)
+    assert gradient == replace(predicted, latent_mode="gradient")
 
 
 def test_directions_are_measured_once_per_backend_for_all_lina_variants(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,9 +30,9 @@ from lina_core.lina.interventions import (
 )
 from lina_core.lina.latent import (
     ExactCodec, LatentGuidance, LatentSpaceCodec, action_target, codec_for, contact_target, contraction, fill_target,
-    guided_nodes, reflection_target, shadow_target,
+    guided_nodes, predicted_clean, reflection_target, shadow_target,
 )
-from lina_core.sampling import StepState, sample
+from lina_core.sampling import StepState, fresh_scheduler, sample
 from lina_core.world.render import render
 
 from sd_tiny import clip_tokenizer, tiny_sd_pipeline
@@ -345,6 +345,8 @@ def test_shadow_target_darkens_the_side_opposite_the_light_and_clears_the_other(
     ({"gamma": 4.5}, "gamma"),
     ({"latent_window": (3, 2)}, "latent_window"),
     ({"embedding_window": (0, 2.5)}, "embedding_window"),
+    ({"latent_share": 0.0}, "latent_share"),
+    ({"latent_share": 1.5}, "latent_share"),
 ])
 def test_out_of_range_settings_name_their_field(change, field):
     with pytest.raises(ValueError) as err:
@@ -358,6 +360,13 @@ def test_windows_past_the_step_count_are_refused():
     with pytest.raises(ValueError, match="latent_window.*past the 6"):
         settings.windows(6)
     assert InterventionSettings().windows(20) == ((0, 20), (0, 6))
+
+
+def test_a_latent_share_fits_any_step_count():
+    settings = InterventionSettings(latent_share=0.7)
+    assert [settings.windows(n)[1] for n in (20, 10, 4, 1)] == [(0, 14), (0, 7), (0, 3), (0, 1)]
+    assert InterventionSettings(latent_share=1.0).windows(7)[1] == (0, 7)
+    assert InterventionSettings.from_dict(settings.to_dict()) == settings
 
 
 def test_settings_round_trip_through_json():
@@ -490,3 +499,52 @@ def test_contact_target_closes_the_gap_under_a_floating_object():
     assert gap.any()
     redness = lambda x: float((x[0] - x[2])[torch.from_numpy(gap)].mean())  # noqa: E731
     assert redness(lifted) < 0.1 and redness(out) > 0.3  # the ball reaches down to the table again
+
+
+# -- the gradient variant of the latent guidance --------------------------------------------------------
+
+def first_step(backend, prompt: str, steps: int = 4) -> StepState:
+    """The sampler's state before the model runs at step 0 (conditional branch only)."""
+    scheduler = fresh_scheduler(backend.scheduler, steps)
+    latents = torch.randn(1, *backend.latent_shape(1)[1:], generator=torch.Generator().manual_seed(0))
+    latents = latents * scheduler.init_noise_sigma
+    return StepState(0, steps, scheduler.timesteps[0], float(scheduler.sigmas[0]), latents,
+                     backend.encode_prompt([prompt]), scheduler=scheduler)
+
+
+def clean(backend, state: StepState, latents: torch.Tensor) -> torch.Tensor:
+    """x̂0 in pixels at ``latents``, through a copy of the run's scheduler."""
+    import copy
+
+    scheduler = copy.deepcopy(state.scheduler)
+    out = backend.predict(scheduler.scale_model_input(latents, state.timestep), state.timestep, state.cond)
+    return codec_for(backend).to_pixels(predicted_clean(scheduler, state, out, latents))[0]
+
+
+def test_a_gradient_step_moves_the_clean_estimate_toward_the_targets(backend):
+    csg = canonical_graph(MIRROR)
+    state = first_step(backend, MIRROR)
+    hook = LatentGuidance(codec_for(backend), 2.5, csg, gradient=backend)
+    before = clean(backend, state, state.latents)
+    goal = hook.goal(before)
+    assert (goal != before).any()
+    sigma = state.scheduler.step_index
+    hook.before_model(state)
+    assert state.scheduler.step_index == sigma  # the run's own scheduler did not advance
+    after = clean(backend, state, state.latents)
+    assert float((after - goal).pow(2).sum()) < float((before - goal).pow(2).sum())
+
+
+def test_gradient_mode_changes_the_run_from_its_window_on_and_is_checked(backend):
+    csg = canonical_graph(MIRROR)
+    base_rec, late_rec = Recorder(), Recorder()
+    base = sample(backend, [MIRROR], [0], steps=STEPS, guidance_scale=3.0, hooks=[base_rec])
+    late = InterventionSettings(embedding={}, latent_strength=2.5, latent_mode="gradient", gamma=1.0,
+                                latent_window=(STEPS - 1, STEPS))
+    hooks, _ = build_interventions(backend, csg, late, STEPS)
+    moved = sample(backend, [MIRROR], [0], steps=STEPS, guidance_scale=3.0, hooks=[*hooks, late_rec])
+    for i in range(STEPS - 1):  # before its window the run is the baseline's
+        assert torch.equal(late_rec.prev[i], base_rec.prev[i])
+    assert not torch.allclose(moved.images, base.images, atol=1e-4)
+    with pytest.raises(ValueError, match="latent_mode must be one of projection, gradient"):
+        InterventionSettings(latent_mode="backprop")

@@ -58,7 +58,8 @@ class Backend(ABC):
 
     @abstractmethod
     def predict(self, latents: torch.Tensor, t: torch.Tensor, cond: PromptEmbedding) -> torch.Tensor:
-        """Raw model output (noise / velocity, in the scheduler's parameterisation) at timestep ``t``."""
+        """Raw model output (noise / velocity, in the scheduler's parameterisation) at timestep ``t``. Not under
+        ``no_grad`` of its own: the sampler runs without gradients, and a hook may differentiate through it."""
 
     @abstractmethod
     def decode(self, latents: torch.Tensor) -> torch.Tensor:

@@ -73,7 +73,6 @@ class SD3Backend(Backend):
         side = (image_size or self.image_size) // self.vae_scale_factor
         return (batch, self.transformer.config.in_channels, side, side)
 
-    @torch.no_grad()
     def predict(self, latents: torch.Tensor, t: torch.Tensor, cond: PromptEmbedding) -> torch.Tensor:
         return self.transformer(hidden_states=latents, timestep=t.expand(latents.shape[0]),
                                 encoder_hidden_states=cond.embeds, pooled_projections=cond.pooled,

@@ -49,7 +49,6 @@ class SDXLBackend(UNetBackend):
         side = self.image_size
         return torch.tensor([[side, side, 0, 0, side, side]] * batch, dtype=self.dtype, device=self.device)
 
-    @torch.no_grad()
     def predict(self, latents: torch.Tensor, t: torch.Tensor, cond: PromptEmbedding) -> torch.Tensor:
         added = {"text_embeds": cond.pooled.to(self.device), "time_ids": self.time_ids(latents.shape[0])}
         return self.unet(latents, t, encoder_hidden_states=cond.embeds, added_cond_kwargs=added, return_dict=False)[0]

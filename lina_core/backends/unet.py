@@ -86,7 +86,6 @@ class UNetBackend(Backend):
         side = (image_size or self.image_size) // self.vae_scale_factor
         return (batch, self.unet.config.in_channels, side, side)
 
-    @torch.no_grad()
     def predict(self, latents: torch.Tensor, t: torch.Tensor, cond: PromptEmbedding) -> torch.Tensor:
         return self.unet(latents, t, encoder_hidden_states=cond.embeds, return_dict=False)[0]
 

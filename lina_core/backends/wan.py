@@ -98,7 +98,6 @@ class WanBackend(Backend):
             return self.guidance_scale_2
         return guidance_scale
 
-    @torch.no_grad()
     def predict(self, latents: torch.Tensor, t: torch.Tensor, cond: PromptEmbedding) -> torch.Tensor:
         model = self.model_for(t)
         batch, _, frames, height, width = latents.shape

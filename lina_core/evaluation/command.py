@@ -21,7 +21,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
                         help="join the --json reports of the shards of one run (generates nothing)")
     p.add_argument("--methods", default="baseline",
                    help="comma-separated: baseline, peer, lina, lina-fixed, lina-embedding, lina-latent, "
-                        "lina-schedule, lina-oracle (judge-picked ceiling)")
+                        "lina-schedule, lina-gradient (latent guidance by a gradient step), "
+                        "lina-oracle (judge-picked ceiling)")
     p.add_argument("--seeds", type=int, default=4, help="seeds per prompt (0..K-1)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=5.0)

@@ -78,10 +78,16 @@ def _keeping(*parts: str) -> SettingsFor:
     return settings_for
 
 
+def gradient_settings(csg: CSG) -> InterventionSettings:
+    """LINA's θ with its latent guidance done by a gradient step through the model instead of the projection."""
+    return replace(lina_settings_for(csg), latent_mode="gradient")
+
+
 LINA_VARIANTS: dict[str, SettingsFor] = {
     "lina": _keeping(*PARTS),
     "lina-fixed": fixed_settings,
     **{f"lina-{part}": _keeping(part) for part in PARTS},
+    "lina-gradient": gradient_settings,
 }
 ORACLE = "lina-oracle"
 METHOD_NAMES: tuple[str, ...] = ("baseline", "peer", *LINA_VARIANTS, ORACLE)

@@ -138,7 +138,7 @@ class PhysicsDirections:
     """Unit physics directions per effect type (orthogonal to ``texture``), their average size, and an
     orthonormal texture basis [k, D]."""
 
-    physics: dict[str, torch.Tensor]  # effect type -> [copies * D], unit norm (see ``_entity_vectors``)
+    physics: dict[str, torch.Tensor]  # effect type -> [copies * D], unit norm (see ``entity_vectors``)
     magnitude: dict[str, float]  # effect type -> norm of the average pair difference (texture removed)
     texture: torch.Tensor  # [k, D], orthonormal rows
     probe: torch.Tensor | None = None  # [D] text-encoder fingerprint (see ``_PROBE``)
@@ -196,7 +196,7 @@ def texture_prompts() -> list[tuple[str, tuple[str, ...], str]]:
     return [(f"a {c} {o} on a table", (c, o), o) for o in _OBJECTS for c in COLOURS]
 
 
-def _entity_vectors(backend: Backend, prompts: list[str], words: list[Sequence[str]]) -> torch.Tensor:
+def entity_vectors(backend: Backend, prompts: list[str], words: list[Sequence[str]]) -> torch.Tensor:
     """Mean embedding over each prompt's entity tokens, copy by copy of the prompt, joined: [n, copies * D].
     Each text encoder has its own space (SD-3's CLIP rows are zero past CLIP's width, T5's are not), so a
     direction keeps one part per copy and each part is added only to its own copy's tokens."""
@@ -212,7 +212,7 @@ def _entity_vectors(backend: Backend, prompts: list[str], words: list[Sequence[s
 
 def _texture_basis(backend: Backend) -> torch.Tensor:
     items = texture_prompts()
-    vecs = _entity_vectors(backend, [p for p, _, _ in items], [w for _, w, _ in items])
+    vecs = entity_vectors(backend, [p for p, _, _ in items], [w for _, w, _ in items])
     objects = [o for _, _, o in items]
     groups = [torch.tensor([i for i, o in enumerate(objects) if o == obj]) for obj in dict.fromkeys(objects)]
     residuals = torch.cat([vecs[g] - vecs[g].mean(0) for g in groups])  # colour variation of each object
@@ -244,8 +244,8 @@ def estimate_directions(backend: Backend, cache: str | Path | None = None) -> Ph
     physics, magnitude = {}, {}
     for effect, pairs in physics_pairs().items():
         words = [p.words for p in pairs]
-        diff = (_entity_vectors(backend, [p.with_factor for p in pairs], words)
-                - _entity_vectors(backend, [p.without_factor for p in pairs], words)).mean(0)
+        diff = (entity_vectors(backend, [p.with_factor for p in pairs], words)
+                - entity_vectors(backend, [p.without_factor for p in pairs], words)).mean(0)
         diff = remove_texture(diff, texture)
         norm = float(diff.norm())
         if norm < 1e-8:
@@ -306,7 +306,7 @@ class EmbeddingGuidance:
         return out
 
     def _build_delta(self, cond: PromptEmbedding) -> torch.Tensor:
-        """Each edit's vector on its words' tokens, its k-th part (see ``_entity_vectors``) on the k-th copy."""
+        """Each edit's vector on its words' tokens, its k-th part (see ``entity_vectors``) on the k-th copy."""
         delta = torch.zeros_like(cond.embeds)
         for words, vec in self.edits():
             parts = vec.to(delta).reshape(-1, delta.shape[-1])

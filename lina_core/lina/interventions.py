@@ -30,6 +30,8 @@ STRENGTH_RANGE = (0.0, 3.0)
 WEIGHT_RANGE = (0.0, 3.0)  # a node's weight multiplies the strengths: 0 = off, 1 = as set
 NodeWeights = dict[str, float]
 DEFAULT_LATENT_SHARE = 0.3  # default latent window: the first 30% of the steps, where structure forms
+# Visual-latent guidance by projection on x̂0 (no backward pass) or by a gradient step on x_t (see latent.py).
+LATENT_MODES = ("projection", "gradient")
 
 
 def _default_embedding() -> dict[str, float]:
@@ -39,8 +41,8 @@ def _default_embedding() -> dict[str, float]:
 @dataclass
 class InterventionSettings:
     """One θ. ``embedding`` maps effect types to strengths (a type left out gets no push). Windows are
-    [start, end) step indices; None means the default (all steps for the embedding, the first 30% for the
-    latent guidance). ``nodes`` None enables every effect node of the graph at weight 1; a list enables
+    [start, end) step indices; None means the default (all steps for the embedding, the first
+    ``latent_share`` of the steps for the latent guidance: a share, so one θ fits any step count). ``nodes`` None enables every effect node of the graph at weight 1; a list enables
     exactly those at weight 1; a dict gives each node its weight (0 = off). Entity ids turn on their
     colour pull."""
 
@@ -48,6 +50,8 @@ class InterventionSettings:
     embedding_window: tuple[int, int] | None = None
     latent_strength: float = 1.0
     latent_window: tuple[int, int] | None = None
+    latent_share: float = DEFAULT_LATENT_SHARE
+    latent_mode: str = "projection"
     gamma: float = 1.5
     nodes: NodeWeights | list[str] | None = None
 
@@ -62,6 +66,10 @@ class InterventionSettings:
         for kind, value in self.embedding.items():
             _check_range(f"embedding[{kind!r}]", value, STRENGTH_RANGE)
         _check_range("latent_strength", self.latent_strength, STRENGTH_RANGE)
+        if self.latent_mode not in LATENT_MODES:
+            raise ValueError(f"latent_mode must be one of {', '.join(LATENT_MODES)}, got {self.latent_mode!r}")
+        if not 0.0 < self.latent_share <= 1.0:
+            raise ValueError(f"latent_share must be in (0, 1] (a share of the steps), got {self.latent_share}")
         _check_range("gamma", self.gamma, GAMMA_RANGE)
         if self.nodes is not None and not all(isinstance(n, str) for n in self.nodes):
             raise ValueError(f"nodes: expected node ids (a list, or a dict of weights), got {self.nodes!r}")
@@ -85,7 +93,7 @@ class InterventionSettings:
         """(embedding window, latent window) for a run of ``steps``, defaults resolved."""
         self.validate(steps)
         emb = self.embedding_window or (0, steps)
-        lat = self.latent_window or (0, max(1, math.ceil(DEFAULT_LATENT_SHARE * steps)))
+        lat = self.latent_window or (0, max(1, math.ceil(self.latent_share * steps - 1e-9)))
         return emb, lat
 
     def node_weights(self, csg: CSG) -> NodeWeights:
@@ -158,8 +166,8 @@ class WeightedLatentGuidance(LatentGuidance):
     latent grid itself)."""
 
     def __init__(self, codec: Codec, strength: float, csg: CSG, window: tuple[int, int] | None,
-                 weights: NodeWeights) -> None:
-        super().__init__(codec, 1.0, csg, window, nodes=list(weights))
+                 weights: NodeWeights, gradient: Backend | None = None) -> None:
+        super().__init__(codec, 1.0, csg, window, nodes=list(weights), gradient=gradient)
         self.parts = [(LatentGuidance(codec, 1.0, csg, window, nodes=[n]), strength * weights[n])
                       for n in self.nodes]
 
@@ -202,13 +210,14 @@ def build_interventions(backend: Backend, csg: CSG, settings: InterventionSettin
                                                emb_window, nodes=ids))
     if settings.latent_strength > 0 and weights:
         groups = _by_weight(weights)
+        gradient = backend if settings.latent_mode == "gradient" else None
         if len(groups) == 1:
             (weight, ids), = groups.items()
             hooks.append(LatentGuidance(codec_for(backend), settings.latent_strength * weight, csg, lat_window,
-                                        nodes=ids))
+                                        nodes=ids, gradient=gradient))
         else:
             hooks.append(WeightedLatentGuidance(codec_for(backend), settings.latent_strength, csg, lat_window,
-                                                weights))
+                                                weights, gradient))
     schedule = {} if settings.gamma == 1.0 else schedule_for(backend.scheduler, steps, settings.gamma)
     return hooks, schedule
 

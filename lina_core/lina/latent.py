@@ -16,6 +16,15 @@ algebra holds for flow matching (x_t = (1 - sigma) x0 + sigma * eps, velocity = 
 so r is read from the step itself, r = <x_{t-1} - x̂0, x_t - x̂0> / |x_t - x̂0|^2, exact for any such
 first-order step and free of scheduler bookkeeping. s = 1 is the full projection.
 
+The gradient variant (``gradient=backend``) instead changes x_t before the model runs: one backward pass
+through the model's conditional prediction gives g = dL/dx_t for L = |M * (x̂0(x_t) - x̂0*)|^2 / 2, and
+x_t <- x_t - c * s * (L / |g|^2) * g. L / |g|^2 is Polyak's step size, the step that would zero L were x̂0
+linear in x_t, so no learning rate is tuned per model; c = GRADIENT_SHARE makes one strength s pull about as
+hard in both modes (on the tiny model a full Polyak step washed the background out; at s = 2.5 over the first
+30% of the steps the gradient scored the projection's physical alignment on 8 OOD prompts x 2 seeds, 0.41,
+with better texture, 0.93 vs 0.81). It costs a forward and a backward pass per guided step (1.5x the time of
+a run on the tiny model); the projection costs nothing, which is why it is the default.
+
 Targets are built in a working space given by a ``Codec``: pixels for a backend whose "VAE" is a
 cheap exact bijection (the tiny model's space-to-depth), the latent grid itself for others (regions
 resized to the latent grid; colours from the VAE encoder). The target builders only take medians,
@@ -27,6 +36,7 @@ in that part of the clip (the CSG has no time axis of its own; this is how it sa
 """
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
 from typing import Callable, Iterable, Protocol
@@ -49,6 +59,7 @@ FOREGROUND_SHARE = 0.5  # a pixel at least this share of the most object-like pi
 PRESENT_SHARE = 0.3  # an entity with less of its silhouette near its colour counts as not drawn
 SILHOUETTE_FILL = 0.8  # the share of its box a placed object's ellipse spans
 SUBSTANCE_ROWS, EMPTY_ROWS = 0.2, 0.15  # interior shares read for the substance and the empty colour
+GRADIENT_SHARE = 0.1  # the gradient mode's step at strength 1, as a share of Polyak's step (see above)
 
 
 # -- codecs ---------------------------------------------------------------------------------------
@@ -190,11 +201,11 @@ def _wrong_side(shadow: Region, obj: Region) -> Region | None:
 
 def _erode(m: np.ndarray) -> np.ndarray:
     """One pixel off every side of a mask (a mirror's frame); a mask too thin to erode is kept."""
-    out = ~_dilate(~m)
+    out = ~dilate(~m)
     return out if out.any() else m
 
 
-def _dilate(m: np.ndarray) -> np.ndarray:
+def dilate(m: np.ndarray) -> np.ndarray:
     """One pixel added on every side of a mask (4-neighbourhood)."""
     p = np.pad(m, 1)
     return m | p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
@@ -297,7 +308,7 @@ def reflection_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target 
     zone, on_surface = _mask(box, h, w), region_mask(surf.region, h, w)
     glass = on_surface if surf.cls == "water" else _erode(on_surface)  # a mirror keeps its frame
     # The spill zone starts one pixel off the surface: its frame (or shore) is the surface's own edge.
-    inside, spill = zone & glass, zone & ~_dilate(on_surface) & ~_things(csg, h, w, skip=(obj.id,))
+    inside, spill = zone & glass, zone & ~dilate(on_surface) & ~_things(csg, h, w, skip=(obj.id,))
     for shadow in csg.effects(EffectType.SHADOW):  # a shadow there is no spill
         if shadow.region is not None:
             spill &= ~region_mask(shadow.region, h, w)
@@ -551,6 +562,14 @@ def clean_estimate(state: StepState) -> Tensor:
     return state.latents - state.sigma * state.noise_pred
 
 
+def predicted_clean(scheduler, state: StepState, output: Tensor, latents: Tensor) -> Tensor:
+    """x̂0 from a model ``output`` at ``latents`` (differentiable in both), by a step of ``scheduler``, a copy
+    of the run's (whose own state must not advance); flow matching as in ``clean_estimate``."""
+    step = scheduler.step(output, state.timestep, latents, return_dict=True)
+    x0 = getattr(step, "pred_original_sample", None)
+    return x0 if x0 is not None else latents - state.sigma * output
+
+
 def contraction(state: StepState, x0: Tensor) -> Tensor:
     """r = sigma_{t-1}/sigma_t per sample, read from the step (see the module docstring): [B, 1, ...]."""
     a = (state.prev_latents - x0).flatten(1).double()
@@ -560,11 +579,13 @@ def contraction(state: StepState, x0: Tensor) -> Tensor:
 
 
 class LatentGuidance:
-    """Moves x_{t-1} toward the CSG targets on x̂0 inside the nodes' masks, during ``window`` steps."""
+    """Moves x_{t-1} toward the CSG targets on x̂0 inside the nodes' masks, during ``window`` steps; with
+    ``gradient`` (the backend whose model to differentiate) moves x_t by a gradient step instead."""
 
     def __init__(self, codec: Codec, strength: float, csg: CSG, window: tuple[int, int] | None = None,
-                 nodes: Iterable[str] | None = None) -> None:
+                 nodes: Iterable[str] | None = None, gradient: Backend | None = None) -> None:
         self.codec, self.strength, self.csg, self.window = codec, float(strength), csg, window
+        self.gradient = gradient
         self.nodes = guided_nodes(csg, nodes)
         for nid in self.nodes:
             if csg.node(nid).region is None:
@@ -605,12 +626,27 @@ class LatentGuidance:
         frames = [self.targets(x[:, k], k / (n - 1) if n > 1 else 0.0)[0] for k in range(n)]
         return torch.stack(frames, dim=1)
 
+    def _active(self, state: StepState) -> bool:
+        a, b = self.window if self.window is not None else (0, state.num_steps)
+        return self.strength != 0.0 and bool(self.nodes) and a <= state.index < b
+
     def before_model(self, state: StepState) -> None:
-        return None
+        if self.gradient is None or not self._active(state):
+            return
+        scheduler = copy.deepcopy(state.scheduler)
+        with torch.enable_grad():
+            x = state.latents.detach().float().requires_grad_(True)
+            x_in = scheduler.scale_model_input(x, state.timestep) if hasattr(scheduler, "scale_model_input") else x
+            output = self.gradient.predict(x_in.to(state.latents.dtype), state.timestep, state.cond)
+            pixels = self.codec.to_pixels(predicted_clean(scheduler, state, output.float(), x))
+            goal = torch.stack([self.goal(p) for p in pixels.detach().cpu()]).to(pixels)
+            loss = 0.5 * (pixels - goal).pow(2).sum()  # the goal is x̂0 itself outside the masks
+            grad, = torch.autograd.grad(loss, x)
+        size = float(loss) / float(grad.pow(2).sum().clamp_min(1e-20))
+        state.latents = (x - GRADIENT_SHARE * self.strength * size * grad).detach().to(state.latents.dtype)
 
     def after_step(self, state: StepState) -> None:
-        a, b = self.window if self.window is not None else (0, state.num_steps)
-        if self.strength == 0.0 or not self.nodes or not a <= state.index < b:
+        if self.gradient is not None or not self._active(state):
             return
         x0 = clean_estimate(state)
         pixels = self.codec.to_pixels(x0).cpu()

@@ -22,17 +22,24 @@ from ..csg.graph import CSG
 from ..evaluation.run import canonical_graph, judge_image
 from ..world.prompts import ood_prompts, sample_prompt, train_prompts_examples
 from .embedding import EFFECT_TYPES, PhysicsDirections
-from .interventions import InterventionSettings, generate_lina
+from .interventions import DEFAULT_LATENT_SHARE, InterventionSettings, generate_lina
 
 TEXTURE_PENALTY = 2.0  # a θ that loses texture (objects, colours) to gain physics is not a fix
 OOD_SHARE = 2 / 3  # most predictor-training prompts are held-out compositions, where the baseline fails
 
 
+# The latent guidance (strength, share of the steps it acts on): off; early only, where the paper finds the
+# structure is set; or longer, because on our model a reflection's spill past a small mirror and a jar's fill
+# level come back after the early steps (OOD physical 0.42 early, 0.58 over 70%, 0.62 over all the steps).
+LATENT_OPTIONS = ((0.0, DEFAULT_LATENT_SHARE), (2.5, DEFAULT_LATENT_SHARE), (2.5, 0.7), (2.5, 1.0))
+
+
 def candidate_grid() -> list[InterventionSettings]:
-    """The θ searched: every combination of embedding strength, latent strength and schedule warp.
+    """The θ searched: every combination of embedding strength, latent guidance and schedule warp.
     Off (the baseline) first."""
-    return [InterventionSettings(embedding={t: alpha for t in EFFECT_TYPES}, latent_strength=latent, gamma=gamma)
-            for alpha, latent, gamma in product((0.0, 1.5), (0.0, 1.0, 2.5), (1.0, 2.0))]
+    return [InterventionSettings(embedding={t: alpha for t in EFFECT_TYPES}, latent_strength=latent,
+                                 latent_share=share, gamma=gamma)
+            for alpha, (latent, share), gamma in product((0.0, 1.5), LATENT_OPTIONS, (1.0, 2.0))]
 
 
 def best_global(scores: np.ndarray) -> int:

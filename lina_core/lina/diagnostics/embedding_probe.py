@@ -30,7 +30,7 @@ from ...sampling import StepHook, sample
 from ...world.judge import Verdict
 from ...world.render import DEFAULT_COLOUR
 from ..embedding import (
-    EFFECT_TYPES, PARENT_ROLES, EmbeddingGuidance, PhysicsDirections, _entity_vectors, estimate_directions,
+    EFFECT_TYPES, PARENT_ROLES, EmbeddingGuidance, PhysicsDirections, entity_vectors, estimate_directions,
     physics_pairs, remove_texture,
 )
 from .report import ProbeReport, Table, rate
@@ -57,8 +57,8 @@ def structure_tables(backend: Backend, directions: PhysicsDirections) -> tuple[l
     rows = []
     for effect, pairs in physics_pairs().items():
         words = [p.words for p in pairs]
-        diffs = (_entity_vectors(backend, [p.with_factor for p in pairs], words)
-                 - _entity_vectors(backend, [p.without_factor for p in pairs], words))
+        diffs = (entity_vectors(backend, [p.with_factor for p in pairs], words)
+                 - entity_vectors(backend, [p.without_factor for p in pairs], words))
         raw = diffs.mean(0)
         in_texture = float((texture @ raw).norm() / raw.norm().clamp_min(1e-12))
         u = directions.physics[effect]
@@ -117,7 +117,7 @@ def colour_edit(backend: Backend, csg: CSG, effect: str, directions: PhysicsDire
     for ent in parents(csg, effect):
         old = stated_colour(ent)
         new = flipped_colour(old)
-        vecs = _entity_vectors(backend, [f"a {c} {ent.cls} on a table" for c in (new, old)], [(new, ent.cls),
+        vecs = entity_vectors(backend, [f"a {c} {ent.cls} on a table" for c in (new, old)], [(new, ent.cls),
                                                                                               (old, ent.cls)])
         edits.append((list(ent.words), strength * (vecs[0] - vecs[1])))
     return TokenEdit(edits, directions, csg)

@@ -33,7 +33,7 @@ from ...evaluation.run import judge_image
 from ...imaging import grid, to_pil
 from ...sampling import StepState, make_generators, sample
 from ...world.pap import FEATURES, PapRecord, load_pap, make_row, rows_to_samples
-from ..latent import ExactCodec, _dilate, codec_for
+from ..latent import ExactCodec, dilate, codec_for
 from .report import ProbeReport, Table, rate
 
 Tensor = torch.Tensor
@@ -188,7 +188,7 @@ def probe_record(backend: Backend, record: PapRecord, seeds: Sequence[int], step
     nodes = [n.id for n in csg.nodes() if n.id in masks and masks[n.id].any() and n.id in gt]
     if not nodes:
         return [], []
-    hidden = {nid: _dilate(masks[nid]) for nid in nodes}  # the antialiased rim belongs to the node too
+    hidden = {nid: dilate(masks[nid]) for nid in nodes}  # the antialiased rim belongs to the node too
     jobs = [(nid, s) for nid in nodes for s in seeds]
     out = inpaint(backend, csg.prompt, image[None].expand(len(jobs), -1, -1, -1),
                   torch.from_numpy(np.stack([hidden[nid] for nid, _ in jobs])), [s for _, s in jobs], steps, guidance)
