@@ -1,4 +1,5 @@
 """The teaching text shown beside the controls: what each part does in the method."""
+from lina_core.backends.base import Backend
 
 PAPER_URL = "https://arxiv.org/abs/2512.13290"
 
@@ -28,12 +29,13 @@ from the judge of our synthetic physics world, so on real images they are only a
 """
 
 
-def header(backend: str | None) -> str:
-    """The page header, with what the loaded model is (``backend`` None: none loaded)."""
-    if backend is None or backend not in MODEL_NAMES:
+def header(backend: Backend | None) -> str:
+    """The page header, with what the loaded model is (``backend`` None: none loaded, the default's text)."""
+    if backend is None or backend.name == "tiny":
         return HEADER + TINY_MODEL
-    video = " Each run is a video; the stills, the judge and the overlays use its last frame." if backend == "wan" else ""
-    return HEADER + DIFFUSERS_MODEL.format(model=MODEL_NAMES[backend], name=backend, video=video)
+    video = " Each run is a video; the stills, the judge and the overlays use its last frame." if backend.is_video else ""
+    model = MODEL_NAMES.get(backend.name, f"a {'video' if backend.is_video else 'image'} diffusion model")
+    return HEADER + DIFFUSERS_MODEL.format(model=model, name=backend.name, video=video)
 
 GENERATE_HELP = """
 *Run* draws the **baseline** (the model as it is) and **LINA** (same model, same seed, same number of steps,
@@ -46,9 +48,10 @@ INTERVENTION_HELP = """
   paper's finding that the embedding separates texture from physics.
 * **Visual-latent guidance** pulls the model's predicted clean image toward what the graph requires *inside each
   node's region* (a reflection clipped to the mirror, a shadow opposite the light, a jar filled to its level)
-  during the first steps, where the causal structure is fixed. *Projection* moves the next latents by that
-  correction (free); *gradient* differentiates the model's prediction and steps the current latents (one extra
-  forward and backward pass per guided step).
+  during the first k steps. The paper finds the causal structure fixed early; on this model guiding every step
+  does better out of distribution (a reflection's spill past a small mirror comes back later). *Projection*
+  moves the next latents by that correction (free); *gradient* differentiates the model's prediction and steps
+  the current latents (one extra forward and backward pass per guided step).
 """
 
 SCHEDULE_HELP = """

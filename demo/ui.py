@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gradio as gr
 
@@ -15,7 +15,7 @@ from lina_core.imaging import to_pil
 from lina_core.lina.embedding import EFFECT_TYPES
 from lina_core.lina.interventions import LATENT_MODES, STRENGTH_RANGE, WEIGHT_RANGE, InterventionSettings
 from lina_core.lina.schedule import GAMMA_RANGE, effective_timesteps
-from lina_core.memory import release_freed_memory
+from lina_core.memory import releasing_memory
 from lina_core.video import still
 
 from .csg_view import NODE_COLUMNS, view
@@ -38,8 +38,8 @@ class Defaults:
     steps: int = 20
     guidance: float = 5.0
     embedding: float = 0.5
-    latent: float = 1.0
-    latent_end: int = 6
+    latent: float = 2.5  # the learned predictor's fixed global θ: strength 2.5 on every step
+    latent_end: int = 20
     gamma: float = 1.5
     latent_mode: str = LATENT_MODES[0]
 
@@ -99,14 +99,14 @@ def node_weights(table, csg: CSG) -> dict[str, float]:
     return weights
 
 
-def manual_settings(embedding: float, latent: float, latent_end: int, gamma: float,
-                    weights: dict[str, float], latent_mode: str = LATENT_MODES[0]) -> InterventionSettings:
-    """θ from the manual controls: one α for every effect type; latent steps 0 … latent_end (0 = off)."""
-    on = int(latent_end) > 0
+def manual_settings(embedding: float, latent: float, latent_end: int, gamma: float, weights: dict[str, float],
+                    steps: int, latent_mode: str = LATENT_MODES[0]) -> InterventionSettings:
+    """θ from the manual controls: one α for every effect type; latent steps 0 … latent_end (0 = off; past the
+    last step = every step, so fewer steps never make the default an error)."""
+    end = min(int(latent_end), int(steps))
     return InterventionSettings(
-        embedding={t: float(embedding) for t in EFFECT_TYPES}, latent_strength=float(latent) if on else 0.0,
-        latent_window=(0, int(latent_end)) if on else None, latent_mode=latent_mode, gamma=float(gamma),
-        nodes=weights,
+        embedding={t: float(embedding) for t in EFFECT_TYPES}, latent_strength=float(latent) if end > 0 else 0.0,
+        latent_window=(0, end) if end > 0 else None, latent_mode=latent_mode, gamma=float(gamma), nodes=weights,
     )
 
 
@@ -151,6 +151,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
         return schedule_plot(base, lina, engine.backend.scheduler.config.num_train_timesteps)
 
     @on_gpu
+    @releasing_memory  # each call's figures and buffers given back: a long-running server stays flat
     def generate(prompt, json_text, node_table, seed, randomize, steps, guidance, embedding, latent, latent_end, gamma,
                  predicted=False, latent_mode=LATENT_MODES[0], progress=gr.Progress(track_tqdm=True)):
         """Baseline and LINA at the same seed, judged node by node; θ from the predictor or the manual controls."""
@@ -161,10 +162,10 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
         steps = int(steps)
         try:
             if predicted:
-                settings = engine.predicted_settings(csg)
+                settings = replace(engine.predicted_settings(csg), latent_mode=latent_mode)
             else:
                 settings = manual_settings(embedding, latent, latent_end, gamma, node_weights(node_table, csg),
-                                           latent_mode)
+                                           steps, latent_mode)
             out = engine.generate(csg, seed, steps, float(guidance), settings, progress=True)
             weights = settings.node_weights(csg)
         except ValueError as exc:
@@ -184,7 +185,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
             theta_line(settings, steps, "predicted" if predicted else "manual"),
         ])
         parsed = _csg_outputs(csg, base_img, weights)
-        outputs = (
+        return (
             (shown(base_img), shown(lina_img)),
             parsed[1], overlay_regions(lina_img, csg),
             scores, verdict_rows(out.baseline_verdict, out.lina_verdict),
@@ -192,15 +193,13 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
             trajectory_strip(out.lina.trajectory, out.lina.images),
             seed, *shown_controls(settings, steps), *parsed, *clips,
         )
-        release_freed_memory()  # this call's figures and buffers: a long-running server stays flat
-        return outputs
 
     def lock_manual(predicted: bool):
         """With predicted θ the manual controls only show what was used."""
-        return [gr.update(interactive=not predicted)] * 6
+        return [gr.update(interactive=not predicted)] * 5
 
     with gr.Blocks(title="LINA demo", delete_cache=CACHE_CLEANUP_S) as demo:
-        gr.Markdown(header(engine.backend.name if engine is not None else None))
+        gr.Markdown(header(engine.backend if engine is not None else None))
         if load_error:
             gr.Markdown(f"> **Generation is off:** {load_error}")
         with gr.Row():
@@ -227,7 +226,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                     latent_mode = gr.Radio(list(LATENT_MODES), value=DEFAULTS.latent_mode,
                                            label="Visual-latent guidance by", elem_id="latent-mode")
                     latent_end = gr.Slider(0, STEP_RANGE[1], value=DEFAULTS.latent_end, step=1,
-                                           label="Latent guidance acts on steps 0 … (0 = off)")
+                                           label="Latent guidance acts on the first k steps (0 = off; k ≥ steps: all)")
                     gamma = gr.Slider(*GAMMA_RANGE, value=DEFAULTS.gamma, step=0.1,
                                       label="Schedule reallocation γ (1 = baseline)")
                     gr.Markdown(SCHEDULE_HELP)
@@ -274,7 +273,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
         run.click(generate, gen_inputs, gen_outputs, api_name="generate", concurrency_limit=1)
         prompt.submit(generate, gen_inputs, gen_outputs, api_visibility="private", concurrency_limit=1)
         apply_btn.click(apply_json, json_box, csg_outputs, api_name="apply_csg")
-        predicted.change(lock_manual, predicted, [*manual, table, latent_mode], api_visibility="private", queue=False)
+        predicted.change(lock_manual, predicted, [*manual, table], api_visibility="private", queue=False)
         for control in (steps, gamma):
             control.change(plot_schedule, [steps, gamma], schedule, api_visibility="private")
         demo.load(parse, prompt, csg_outputs, api_visibility="private")

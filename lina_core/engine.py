@@ -16,7 +16,7 @@ from .evaluation.run import canonical_graph, judge_image
 from .lina.embedding import PhysicsDirections, estimate_directions
 from .lina.interventions import InterventionSettings, generate_lina
 from .sampling import SampleResult, sample
-from .video import is_video, still
+from .video import still
 from .world.judge import Verdict
 
 MAX_SEED = 2**31 - 1
@@ -38,10 +38,6 @@ class SideBySide:
     lina_verdict: Verdict
     settings: InterventionSettings
     trajectory_steps: list[int] = field(default_factory=list)
-
-    @property
-    def is_video(self) -> bool:
-        return is_video(self.baseline.images[0])
 
 
 def trajectory_points(steps: int, count: int = 5) -> list[int]:

@@ -107,6 +107,9 @@ def sample(
         state = StepState(i, len(schedule), t, step_sigmas[i], latents, cond, scheduler=scheduler)
         for hook in hooks:
             hook.before_model(state)
+        if state.latents is not latents and i > 0 and hasattr(scheduler, "disable_corrector"):
+            # UniPC's corrector would rebuild this x_t from its last sample, dropping the hooks' edit of it.
+            scheduler.disable_corrector = [*scheduler.disable_corrector, i - 1]
         x_in = torch.cat([state.latents] * 2) if cfg else state.latents
         if hasattr(scheduler, "scale_model_input"):
             x_in = scheduler.scale_model_input(x_in, t)

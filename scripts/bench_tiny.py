@@ -35,6 +35,7 @@ def main() -> int:
 
     backend = load_backend("tiny")
     cold_load = time.perf_counter() - start
+    del backend  # the peak below then holds one model, as the app does
     t = time.perf_counter()
     backend = load_backend("tiny")
     warm_load = time.perf_counter() - t
@@ -48,7 +49,7 @@ def main() -> int:
                "image_s_all": times, "peak_rss_mb": peak_mb, "steps": STEPS, "guidance": GUIDANCE,
                "torch_threads": __import__("torch").get_num_threads()}
     checks = {
-        f"model load {warm_load:.2f} s ({cold_load:.2f} s with imports) <= {LOAD_TARGET_S:g} s":
+        f"model load with imports {cold_load:.2f} s (the load alone {warm_load:.2f} s) <= {LOAD_TARGET_S:g} s":
             cold_load <= LOAD_TARGET_S,
         f"baseline image at {STEPS} steps, guidance {GUIDANCE:g}: {image:.3f} s median of {len(times)} "
         f"<= {IMAGE_TARGET_S:g} s": image <= IMAGE_TARGET_S,

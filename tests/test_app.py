@@ -14,7 +14,7 @@ from PIL import Image
 from app_server import running_app
 from demo.examples import SHOWCASE
 from demo.gpu import GPU_MAX_S, gpu_seconds, on_gpu
-from demo.ui import DEFAULTS, example_row, node_weights
+from demo.ui import DEFAULTS, example_row, manual_settings, node_weights
 from lina_core.engine import Engine
 from lina_core.lina.interventions import InterventionSettings
 
@@ -164,7 +164,7 @@ def test_a_cached_example_is_the_run_at_the_default_settings(client):
 
 
 def test_without_spaces_the_gpu_decorator_is_a_no_op_and_with_it_the_duration_follows_the_steps(monkeypatch):
-    def fn(prompt, steps=20, progress=None):
+    def fn(prompt, steps=20, progress=None, latent_mode="projection"):
         return prompt, steps
 
     monkeypatch.setitem(sys.modules, "spaces", None)  # what `import spaces` sees when it is not installed
@@ -181,4 +181,11 @@ def test_without_spaces_the_gpu_decorator_is_a_no_op_and_with_it_the_duration_fo
     assert on_gpu(fn)("a ball", 5) == ("a ball", 5)
     assert asked["duration"]("a ball", 40) == gpu_seconds(40) > asked["duration"]("a ball") == gpu_seconds(20)
     assert asked["duration"]("a ball", steps=10) == gpu_seconds(10)
+    assert asked["duration"]("a ball", 10, latent_mode="gradient") == gpu_seconds(10, "gradient") > gpu_seconds(10)
     assert gpu_seconds(10_000) == GPU_MAX_S
+
+
+def test_a_latent_window_past_the_step_count_means_every_step():
+    assert manual_settings(0.5, 2.5, 20, 1.5, {}, steps=6).windows(6)[1] == (0, 6)
+    assert manual_settings(0.5, 2.5, 4, 1.5, {}, steps=6).windows(6)[1] == (0, 4)
+    assert manual_settings(0.5, 2.5, 0, 1.5, {}, steps=6).latent_strength == 0.0

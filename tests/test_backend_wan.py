@@ -156,6 +156,28 @@ def test_the_latent_edit_survives_unipcs_corrector(wan):
     assert (guided - base).norm() > 0.5 * edit
 
 
+class ShiftAt:
+    """Adds a fixed offset to x_t before the model runs at one step (as the gradient latent guidance does)."""
+
+    def __init__(self, index: int, offset: torch.Tensor) -> None:
+        self.index, self.offset = index, offset
+
+    def before_model(self, state) -> None:
+        if state.index == self.index:
+            state.latents = state.latents + self.offset
+
+    def after_step(self, state) -> None:
+        return None
+
+
+def test_an_edit_of_x_t_before_the_model_survives_unipcs_corrector(wan):
+    backend, _ = wan
+    offset = 0.5 * torch.randn(backend.latent_shape(1), generator=torch.Generator().manual_seed(3))
+    base = sample(backend, [PROMPT], [0], steps=8).latents
+    shifted = sample(backend, [PROMPT], [0], steps=8, hooks=[ShiftAt(3, offset)]).latents
+    assert (shifted - base).norm() > 0.5 * offset.norm()
+
+
 @pytest.mark.parametrize("where", ["folder", "hub id"])
 def test_an_unreachable_model_names_the_id_and_the_local_path_way(where, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the hub id is then looked up in the local cache only

@@ -30,7 +30,7 @@ from lina_core.lina.interventions import (
 )
 from lina_core.lina.latent import (
     ExactCodec, LatentGuidance, LatentSpaceCodec, action_target, codec_for, contact_target, contraction, fill_target,
-    guided_nodes, predicted_clean, reflection_target, shadow_target,
+    clean_from_output, guided_nodes, predicted_clean, reflection_target, shadow_target,
 )
 from lina_core.sampling import StepState, fresh_scheduler, sample
 from lina_core.world.render import render
@@ -139,6 +139,13 @@ def test_directions_cache_round_trip_and_refresh(backend, directions, tmp_path):
     stale.save(path)
     fresh = estimate_directions(backend, cache=path)
     torch.testing.assert_close(fresh.physics["fill"], directions.physics["fill"])
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(path)), str(path), metadata={"magnitude": "{}"})  # an older file: no format mark
+    with pytest.raises(ValueError, match="older format"):
+        PhysicsDirections.load(path)
+    torch.testing.assert_close(estimate_directions(backend, cache=path).physics["fill"], directions.physics["fill"])
+    assert PhysicsDirections.load(path).magnitude == directions.magnitude  # measured again and rewritten
 
 
 def test_embedding_hook_edits_only_the_parent_tokens_inside_its_window(backend, directions):
@@ -347,6 +354,7 @@ def test_shadow_target_darkens_the_side_opposite_the_light_and_clears_the_other(
     ({"embedding_window": (0, 2.5)}, "embedding_window"),
     ({"latent_share": 0.0}, "latent_share"),
     ({"latent_share": 1.5}, "latent_share"),
+    ({"latent_share": "all"}, "latent_share"),
 ])
 def test_out_of_range_settings_name_their_field(change, field):
     with pytest.raises(ValueError) as err:
@@ -528,9 +536,9 @@ def test_a_gradient_step_moves_the_clean_estimate_toward_the_targets(backend):
     before = clean(backend, state, state.latents)
     goal = hook.goal(before)
     assert (goal != before).any()
-    sigma = state.scheduler.step_index
+    index = state.scheduler.step_index
     hook.before_model(state)
-    assert state.scheduler.step_index == sigma  # the run's own scheduler did not advance
+    assert state.scheduler.step_index == index  # the run's own scheduler did not advance
     after = clean(backend, state, state.latents)
     assert float((after - goal).pow(2).sum()) < float((before - goal).pow(2).sum())
 
@@ -548,3 +556,26 @@ def test_gradient_mode_changes_the_run_from_its_window_on_and_is_checked(backend
     assert not torch.allclose(moved.images, base.images, atol=1e-4)
     with pytest.raises(ValueError, match="latent_mode must be one of projection, gradient"):
         InterventionSettings(latent_mode="backprop")
+
+
+@pytest.mark.parametrize("kind", ["epsilon", "v_prediction"])
+def test_the_clean_estimate_of_a_ddpm_family_step_matches_ddims_own(kind):
+    """PNDM (SD-1.5's default) reports no x̂0; the formula used for it must give DDIM's reported one."""
+    from diffusers import DDIMScheduler
+
+    ddim = DDIMScheduler(prediction_type=kind, clip_sample=False)
+    ddim.set_timesteps(10)
+    gen = torch.Generator().manual_seed(0)
+    x, out = torch.randn(1, 4, 8, 8, generator=gen), torch.randn(1, 4, 8, 8, generator=gen)
+    t = ddim.timesteps[3]
+    state = StepState(3, 10, t, 0.0, x, None, scheduler=ddim)
+    reported = ddim.step(out, t, x).pred_original_sample
+    torch.testing.assert_close(clean_from_output(ddim, state, out, x), reported, rtol=1e-5, atol=1e-5)
+
+
+def test_a_gradient_guided_image_does_not_depend_on_the_other_seeds_of_its_batch(backend):
+    csg = canonical_graph(MIRROR)
+    grad = InterventionSettings(embedding={}, latent_strength=2.5, latent_mode="gradient", gamma=1.0)
+    both = generate_lina(backend, csg, [0, 1], STEPS, 3.0, grad).images
+    alone = generate_lina(backend, csg, [1], STEPS, 3.0, grad).images
+    torch.testing.assert_close(both[1:], alone, rtol=1e-4, atol=1e-4)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import weakref
 
-from lina_core.memory import release_freed_memory
+from lina_core import memory
+from lina_core.memory import release_freed_memory, releasing_memory
 
 
 class Node:
@@ -25,3 +26,23 @@ def test_cycles_are_collected_and_the_survivors_frozen():
         assert gc.get_freeze_count() > 0  # later collections walk only what is newer
     finally:
         gc.enable()
+        gc.unfreeze()  # the rest of the test session collects as usual
+        memory._freeze_survivors.cache_clear()
+
+
+def test_a_handler_releases_memory_whether_it_returns_or_raises(monkeypatch):
+    calls = []
+    monkeypatch.setattr(memory, "release_freed_memory", lambda: calls.append("released"))
+
+    @releasing_memory
+    def handler(x: int) -> int:
+        if x < 0:
+            raise ValueError("negative")
+        return 2 * x
+
+    assert handler(3) == 6 and calls == ["released"]
+    try:
+        handler(-1)
+    except ValueError:
+        pass
+    assert calls == ["released", "released"]

@@ -133,6 +133,10 @@ def token_positions(cond: PromptEmbedding, words: Sequence[str], row: int = 0) -
 
 # -- directions -----------------------------------------------------------------------------------
 
+# Written into saved directions: one part per copy of the prompt in the token sequence (see entity_vectors).
+DIRECTIONS_FORMAT = "per-copy"
+
+
 @dataclass
 class PhysicsDirections:
     """Unit physics directions per effect type (orthogonal to ``texture``), their average size, and an
@@ -150,7 +154,7 @@ class PhysicsDirections:
             tensors["probe"] = self.probe.contiguous()
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         save_file({k: v.float().cpu() for k, v in tensors.items()}, str(path),
-                  metadata={"magnitude": json.dumps(self.magnitude)})
+                  metadata={"magnitude": json.dumps(self.magnitude), "format": DIRECTIONS_FORMAT})
 
     @classmethod
     def load(cls, path: str | Path) -> PhysicsDirections:
@@ -158,6 +162,9 @@ class PhysicsDirections:
 
         with safe_open(str(path), "pt") as f:
             meta = f.metadata() or {}
+        if meta.get("format") != DIRECTIONS_FORMAT:
+            raise ValueError(f"{path}: physics directions in an older format (one part for all copies of the "
+                             "prompt); measure them again with estimate_directions")
         tensors = load_file(str(path))
         physics = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("physics.")}
         return cls(physics, json.loads(meta.get("magnitude", "{}")), tensors["texture"], tensors.get("probe"))
@@ -235,11 +242,15 @@ def estimate_directions(backend: Backend, cache: str | Path | None = None) -> Ph
     """Measure the directions on ``backend``'s text encoder, or read them from ``cache`` when that file was
     measured with the same encoder (checked on a probe prompt); a fresh estimate is written to ``cache``."""
     probe = _probe(backend)
+    cached = None
     if cache is not None and Path(cache).is_file():
-        cached = PhysicsDirections.load(cache)
-        if cached.probe is not None and cached.probe.shape == probe.shape and torch.allclose(cached.probe, probe,
-                                                                                             atol=1e-4):
-            return cached
+        try:
+            cached = PhysicsDirections.load(cache)
+        except ValueError:  # an older format: measured again below, and the file rewritten
+            cached = None
+    if cached is not None and cached.probe is not None and cached.probe.shape == probe.shape and torch.allclose(
+            cached.probe, probe, atol=1e-4):
+        return cached
     texture = _texture_basis(backend)
     physics, magnitude = {}, {}
     for effect, pairs in physics_pairs().items():

@@ -27,6 +27,7 @@ from .latent import Codec, LatentGuidance, codec_for, guided_nodes
 from .schedule import GAMMA_RANGE, schedule_for
 
 STRENGTH_RANGE = (0.0, 3.0)
+SHARE_RANGE = (0.0, 1.0)
 WEIGHT_RANGE = (0.0, 3.0)  # a node's weight multiplies the strengths: 0 = off, 1 = as set
 NodeWeights = dict[str, float]
 DEFAULT_LATENT_SHARE = 0.3  # default latent window: the first 30% of the steps, where structure forms
@@ -51,7 +52,7 @@ class InterventionSettings:
     latent_strength: float = 1.0
     latent_window: tuple[int, int] | None = None
     latent_share: float = DEFAULT_LATENT_SHARE
-    latent_mode: str = "projection"
+    latent_mode: str = LATENT_MODES[0]
     gamma: float = 1.5
     nodes: NodeWeights | list[str] | None = None
 
@@ -68,8 +69,9 @@ class InterventionSettings:
         _check_range("latent_strength", self.latent_strength, STRENGTH_RANGE)
         if self.latent_mode not in LATENT_MODES:
             raise ValueError(f"latent_mode must be one of {', '.join(LATENT_MODES)}, got {self.latent_mode!r}")
-        if not 0.0 < self.latent_share <= 1.0:
-            raise ValueError(f"latent_share must be in (0, 1] (a share of the steps), got {self.latent_share}")
+        _check_range("latent_share", self.latent_share, SHARE_RANGE)
+        if self.latent_share == 0.0:
+            raise ValueError("latent_share must be above 0 (a share of the steps; latent_strength 0 turns it off)")
         _check_range("gamma", self.gamma, GAMMA_RANGE)
         if self.nodes is not None and not all(isinstance(n, str) for n in self.nodes):
             raise ValueError(f"nodes: expected node ids (a list, or a dict of weights), got {self.nodes!r}")

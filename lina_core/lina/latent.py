@@ -60,6 +60,7 @@ PRESENT_SHARE = 0.3  # an entity with less of its silhouette near its colour cou
 SILHOUETTE_FILL = 0.8  # the share of its box a placed object's ellipse spans
 SUBSTANCE_ROWS, EMPTY_ROWS = 0.2, 0.15  # interior shares read for the substance and the empty colour
 GRADIENT_SHARE = 0.1  # the gradient mode's step at strength 1, as a share of Polyak's step (see above)
+MAX_GRADIENT_STEP = 0.25  # the gradient mode never moves x_t by more than this share of its norm
 
 
 # -- codecs ---------------------------------------------------------------------------------------
@@ -554,12 +555,24 @@ def clip_span(node: Entity | Effect) -> tuple[float, float]:
     return (float(span[0]), float(span[1]))
 
 
+def clean_from_output(scheduler, state: StepState, output: Tensor, latents: Tensor) -> Tensor:
+    """x̂0 where the scheduler's step reports none: a DDPM-family scheduler (PNDM, SD-1.5's default; UniPC on
+    timesteps) from its alphas_cumprod, for noise or v prediction; flow matching, whose model output is the
+    velocity eps - x0, as x_t - sigma * v."""
+    kind = getattr(getattr(scheduler, "config", None), "prediction_type", None)
+    if kind in ("epsilon", "v_prediction") and hasattr(scheduler, "alphas_cumprod"):
+        a = scheduler.alphas_cumprod[int(state.timestep)].to(latents)
+        if kind == "epsilon":
+            return (latents - (1 - a).sqrt() * output) / a.sqrt()
+        return a.sqrt() * latents - (1 - a).sqrt() * output
+    return latents - state.sigma * output
+
+
 def clean_estimate(state: StepState) -> Tensor:
-    """x̂0 from the step: the scheduler's own when it reports one; else (flow matching, whose model output
-    is the velocity eps - x0) x_t - sigma * v."""
+    """x̂0 of the step: the scheduler's own when it reports one, else ``clean_from_output``."""
     if state.x0 is not None:
         return state.x0
-    return state.latents - state.sigma * state.noise_pred
+    return clean_from_output(state.scheduler, state, state.noise_pred, state.latents)
 
 
 def predicted_clean(scheduler, state: StepState, output: Tensor, latents: Tensor) -> Tensor:
@@ -567,7 +580,7 @@ def predicted_clean(scheduler, state: StepState, output: Tensor, latents: Tensor
     of the run's (whose own state must not advance); flow matching as in ``clean_estimate``."""
     step = scheduler.step(output, state.timestep, latents, return_dict=True)
     x0 = getattr(step, "pred_original_sample", None)
-    return x0 if x0 is not None else latents - state.sigma * output
+    return x0 if x0 is not None else clean_from_output(scheduler, state, output, latents)
 
 
 def contraction(state: StepState, x0: Tensor) -> Tensor:
@@ -640,10 +653,15 @@ class LatentGuidance:
             output = self.gradient.predict(x_in.to(state.latents.dtype), state.timestep, state.cond)
             pixels = self.codec.to_pixels(predicted_clean(scheduler, state, output.float(), x))
             goal = torch.stack([self.goal(p) for p in pixels.detach().cpu()]).to(pixels)
-            loss = 0.5 * (pixels - goal).pow(2).sum()  # the goal is x̂0 itself outside the masks
-            grad, = torch.autograd.grad(loss, x)
-        size = float(loss) / float(grad.pow(2).sum().clamp_min(1e-20))
-        state.latents = (x - GRADIENT_SHARE * self.strength * size * grad).detach().to(state.latents.dtype)
+            loss = 0.5 * (pixels - goal).pow(2).flatten(1).sum(1)  # per sample; x̂0 is its own goal off the masks
+            grad, = torch.autograd.grad(loss.sum(), x)  # sample b's loss depends on sample b's latents only
+        shape = (-1, *[1] * (x.dim() - 1))
+        size = (loss.detach() / grad.flatten(1).pow(2).sum(1).clamp_min(1e-20)).view(shape)
+        step = GRADIENT_SHARE * self.strength * size * grad
+        # Where x̂0 barely responds to x_t, Polyak's step explodes: never move x_t by more than a share of itself.
+        norm = step.flatten(1).norm(dim=1).view(shape).clamp_min(1e-20)
+        step = step * (MAX_GRADIENT_STEP * x.detach().flatten(1).norm(dim=1).view(shape) / norm).clamp(max=1.0)
+        state.latents = (x - step).detach().to(state.latents.dtype)
 
     def after_step(self, state: StepState) -> None:
         if self.gradient is not None or not self._active(state):
