@@ -53,18 +53,21 @@ def fresh_cache_folder() -> Iterator[None]:
 
 def add_examples(fn: Callable | None, inputs: Sequence[gr.components.Component],
                  outputs: Sequence[gr.components.Component], row: Callable[[str], list],
-                 eager: bool = True) -> list[gr.Examples]:
+                 eager: bool = True, embedded: bool = True) -> list[gr.Examples]:
     """Both example sets; ``row(prompt)`` gives every input's value (only the prompt is shown). Without
     ``fn`` (no model loaded) a click only fills the inputs. ``eager=False`` (or GRADIO_CACHE_MODE=lazy)
-    defers the showcase too: for tests, whose random model nobody needs to see at once."""
+    defers the showcase too: for tests, whose random model nobody needs to see at once. ``embedded``: the
+    model is our tiny one, for which the paper's prompts are out of distribution (the labels say so)."""
     cache = fn is not None
     with fresh_cache_folder():
         return [
             gr.Examples([row(p) for p in SHOWCASE], inputs, outputs, fn, cache_examples=cache,
                         cache_mode=None if eager else "lazy", visible_columns=[0], preload=False,
                         api_name="showcase_example",
-                        label="The paper's prompts (out of distribution for our model): cached results"),
+                        label="The paper's prompts" + (" (out of distribution for our model)" if embedded else "")
+                        + ": cached results"),
             gr.Examples([row(p) for p in more_examples()], inputs, outputs, fn, cache_examples=cache,
                         cache_mode="lazy", visible_columns=[0], examples_per_page=8, api_name="more_example",
-                        label="More held-out prompts (computed on first click, then cached for everyone)"),
+                        label=("More held-out prompts" if embedded else "More prompts of the synthetic world")
+                        + " (computed on first click, then cached for everyone)"),
         ]

@@ -224,7 +224,9 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                     latent = gr.Slider(*STRENGTH_RANGE, value=DEFAULTS.latent, step=0.05,
                                        label="Visual-latent guidance strength")
                     latent_mode = gr.Radio(list(LATENT_MODES), value=DEFAULTS.latent_mode,
-                                           label="Visual-latent guidance by", elem_id="latent-mode")
+                                           label="Visual-latent guidance by", elem_id="latent-mode",
+                                           info="gradient: a forward and a backward pass more per guided step, "
+                                                "and a backward pass's memory (much on a large model)")
                     latent_end = gr.Slider(0, STEP_RANGE[1], value=DEFAULTS.latent_end, step=1,
                                            label="Latent guidance acts on the first k steps (0 = off; k ≥ steps: all)")
                     gamma = gr.Slider(*GAMMA_RANGE, value=DEFAULTS.gamma, step=0.1,
@@ -268,7 +270,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                        *csg_outputs, *videos_out]
         with examples_slot:
             add_examples(generate if engine is not None else None, gen_inputs, gen_outputs, example_row,
-                         eager_examples)
+                         eager_examples, embedded=engine is None or engine.backend.name == "tiny")
         parse_btn.click(parse, prompt, csg_outputs, api_name="parse")
         run.click(generate, gen_inputs, gen_outputs, api_name="generate", concurrency_limit=1)
         prompt.submit(generate, gen_inputs, gen_outputs, api_visibility="private", concurrency_limit=1)
