@@ -9,7 +9,7 @@ from lina_core.backends.errors import MissingWeightsError
 from lina_core.backends.registry import BACKENDS, load_backend
 from lina_core.engine import Engine
 
-parser = argparse.ArgumentParser(description="The LINA demo app.")
+parser = argparse.ArgumentParser(description="The LINA demo app.", allow_abbrev=False)
 parser.add_argument("--backend", choices=BACKENDS, help="default: $LINA_BACKEND, else tiny")
 args, _ = parser.parse_known_args()  # known only: a launcher (`gradio app.py`) may add its own
 

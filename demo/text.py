@@ -34,7 +34,7 @@ def header(backend: Backend | None) -> str:
     if backend is None or backend.name == "tiny":
         return HEADER + TINY_MODEL
     video = " Each run is a video; the stills, the judge and the overlays use its last frame." if backend.is_video else ""
-    model = MODEL_NAMES.get(backend.name, f"a {'video' if backend.is_video else 'image'} diffusion model")
+    model = MODEL_NAMES.get(backend.name, f"a {'video' if backend.is_video else 'text-to-image'} diffusion model")
     return HEADER + DIFFUSERS_MODEL.format(model=model, name=backend.name, video=video)
 
 GENERATE_HELP = """
@@ -67,8 +67,8 @@ it also bounds; an object *casts* its shadow; a support *supports*.
 
 PREDICTED_HELP = """
 **Use predicted interventions**: θ comes from LINA's intervention predictor for this prompt's graph (the
-learned policy; until it is trained, one fixed θ) and the controls below then show what it chose. Off: the
-controls below are θ.
+learned policy; until it is trained, one fixed θ) and the controls below then show what it chose (the latent
+guidance's projection / gradient choice still applies). Off: the controls below are θ.
 """
 
 NODES_HELP = """

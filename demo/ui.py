@@ -38,8 +38,8 @@ class Defaults:
     steps: int = 20
     guidance: float = 5.0
     embedding: float = 0.5
-    latent: float = 2.5  # the learned predictor's fixed global θ: strength 2.5 on every step
-    latent_end: int = 20
+    latent: float = 2.5  # the latent guidance of the predictor's fixed global θ: strength 2.5 on every step
+    latent_end: int = STEP_RANGE[1]
     gamma: float = 1.5
     latent_mode: str = LATENT_MODES[0]
 

@@ -52,6 +52,17 @@ def test_a_local_folder_loads_the_same_model(name, make, wrapper, clean_env, tmp
                                sample(original, [PROMPT], [3], steps=2).images, rtol=1e-5, atol=1e-5)
 
 
+def test_sd15s_default_pndm_scheduler_is_swapped_for_euler_on_its_config(clean_env, tmp_path):
+    from diffusers import EulerDiscreteScheduler, PNDMScheduler
+
+    pipe = tiny_sd_pipeline()
+    pipe.scheduler = PNDMScheduler.from_config(pipe.scheduler.config)
+    pipe.save_pretrained(tmp_path)
+    backend = load_backend("sd15", path=tmp_path)
+    assert isinstance(backend.scheduler, EulerDiscreteScheduler)
+    assert backend.scheduler.config.num_train_timesteps == pipe.scheduler.config.num_train_timesteps
+
+
 def test_sd3_without_t5_when_asked(clean_env, tmp_path):
     tiny_sd3_pipeline().save_pretrained(tmp_path)
     clean_env.setenv("LINA_SD3_T5", "0")

@@ -126,6 +126,12 @@ def load_diffusers(name: str, options: LoadOptions) -> Backend:
     if options.cpu_offload and device.type == "cpu":
         raise ValueError("LINA_CPU_OFFLOAD needs a GPU device (LINA_DEVICE); on the CPU there is nothing to offload")
     pipe = _from_pretrained(name, spec, options, dtype)
+    if type(pipe.scheduler).__name__ == "PNDMScheduler":
+        # SD-1.5's default. Its warm-up steps step from a sample they stored, dropping the hooks' latent edits,
+        # and it reports no x̂0; Euler on the same config (the usual replacement) has neither problem.
+        from diffusers import EulerDiscreteScheduler
+
+        pipe.scheduler = EulerDiscreteScheduler.from_config(pipe.scheduler.config)
     if options.cpu_offload:
         pipe.enable_model_cpu_offload(device=device)
     else:
