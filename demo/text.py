@@ -30,10 +30,11 @@ from the judge of our synthetic physics world, so on real images they are only a
 
 
 def header(backend: Backend | None) -> str:
-    """The page header, with what the loaded model is (``backend`` None: none loaded, the default's text)."""
-    if backend is None or backend.name == "tiny":
+    """The page header, with what the loaded model is (``backend`` None: our embedded model, or none loaded)."""
+    if backend is None:
         return HEADER + TINY_MODEL
-    video = " Each run is a video; the stills, the judge and the overlays use its last frame." if backend.is_video else ""
+    video = (" Each run is a video; the stills, the judge and the overlays use its last frame."
+             if backend.is_video else "")
     model = MODEL_NAMES.get(backend.name, f"a {'video' if backend.is_video else 'text-to-image'} diffusion model")
     return HEADER + DIFFUSERS_MODEL.format(model=model, name=backend.name, video=video)
 

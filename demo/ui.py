@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import gradio as gr
 
+from lina_core.backends.registry import DEFAULT_BACKEND
 from lina_core.csg import CSG, CSGFormatError, from_json
 from lina_core.csg.draw import overlay_regions
 from lina_core.csg.layout import assign_layout
@@ -124,6 +125,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
     the outputs end with a baseline | LINA pair of videos; the stills are their last frames."""
     video = engine is not None and engine.backend.is_video
     videos = VideoFolder() if video else None
+    embedded = engine is None or engine.backend.name == DEFAULT_BACKEND  # our tiny model (or none loaded)
 
     def parse(prompt: str):
         """Prompt -> Causal Scene Graph with its layout."""
@@ -199,7 +201,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
         return [gr.update(interactive=not predicted)] * 5
 
     with gr.Blocks(title="LINA demo", delete_cache=CACHE_CLEANUP_S) as demo:
-        gr.Markdown(header(engine.backend if engine is not None else None))
+        gr.Markdown(header(None if embedded else engine.backend))
         if load_error:
             gr.Markdown(f"> **Generation is off:** {load_error}")
         with gr.Row():
@@ -228,7 +230,8 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                                            info="gradient: a forward and a backward pass more per guided step, "
                                                 "and a backward pass's memory (much on a large model)")
                     latent_end = gr.Slider(0, STEP_RANGE[1], value=DEFAULTS.latent_end, step=1,
-                                           label="Latent guidance acts on the first k steps (0 = off; k ≥ steps: all)")
+                                           label="Latent guidance acts on the first k steps (0 = off; k ≥ steps: "
+                                                 "all)")
                     gamma = gr.Slider(*GAMMA_RANGE, value=DEFAULTS.gamma, step=0.1,
                                       label="Schedule reallocation γ (1 = baseline)")
                     gr.Markdown(SCHEDULE_HELP)
@@ -239,8 +242,9 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                 videos_out = []
                 if video:
                     with gr.Row():
-                        videos_out = [gr.Video(label=label, elem_id=elem_id, autoplay=True, loop=True) for label, elem_id
-                                      in (("Baseline video", "baseline-video"), ("LINA video (same seed)", "lina-video"))]
+                        videos_out = [gr.Video(label=label, elem_id=elem_id, autoplay=True, loop=True)
+                                      for label, elem_id in (("Baseline video", "baseline-video"),
+                                                             ("LINA video (same seed)", "lina-video"))]
                 scores = gr.Markdown(GENERATE_HELP, elem_id="scores")
                 with gr.Row():
                     base_overlay = gr.Image(label="Baseline + CSG regions", type="pil", elem_id="baseline")
@@ -270,7 +274,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                        *csg_outputs, *videos_out]
         with examples_slot:
             add_examples(generate if engine is not None else None, gen_inputs, gen_outputs, example_row,
-                         eager_examples, embedded=engine is None or engine.backend.name == "tiny")
+                         eager_examples, embedded=embedded)
         parse_btn.click(parse, prompt, csg_outputs, api_name="parse")
         run.click(generate, gen_inputs, gen_outputs, api_name="generate", concurrency_limit=1)
         prompt.submit(generate, gen_inputs, gen_outputs, api_visibility="private", concurrency_limit=1)

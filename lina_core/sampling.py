@@ -68,6 +68,18 @@ def fresh_scheduler(scheduler, steps: int, *, timesteps: Sequence[float] | None 
     return fresh
 
 
+def model_input(scheduler, latents: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """What the model is given at ``t``: the scheduler's input scaling where it has one (Euler), else x_t."""
+    return scheduler.scale_model_input(latents, t) if hasattr(scheduler, "scale_model_input") else latents
+
+
+def _keep_edit(scheduler, index: int) -> None:
+    """UniPC's corrector at step index + 1 rebuilds x_t from its own last sample and would drop a hook's edit
+    (~95% of it): skip that one correction. Schedulers without a corrector need nothing."""
+    if hasattr(scheduler, "disable_corrector"):
+        scheduler.disable_corrector = [*scheduler.disable_corrector, index]
+
+
 @torch.no_grad()
 def sample(
     backend: Backend,
@@ -107,12 +119,9 @@ def sample(
         state = StepState(i, len(schedule), t, step_sigmas[i], latents, cond, scheduler=scheduler)
         for hook in hooks:
             hook.before_model(state)
-        if state.latents is not latents and i > 0 and hasattr(scheduler, "disable_corrector"):
-            # UniPC's corrector would rebuild this x_t from its last sample, dropping the hooks' edit of it.
-            scheduler.disable_corrector = [*scheduler.disable_corrector, i - 1]
-        x_in = torch.cat([state.latents] * 2) if cfg else state.latents
-        if hasattr(scheduler, "scale_model_input"):
-            x_in = scheduler.scale_model_input(x_in, t)
+        if state.latents is not latents and i > 0:  # a hook replaced x_t: this step's correction would undo it
+            _keep_edit(scheduler, i - 1)
+        x_in = model_input(scheduler, torch.cat([state.latents] * 2) if cfg else state.latents, t)
         if cfg:
             out = backend.predict(x_in, t, PromptEmbedding.cat([uncond, state.cond]))
             out_uncond, out_cond = out.chunk(2)
@@ -124,10 +133,8 @@ def sample(
         state.x0 = getattr(step, "pred_original_sample", None)
         for hook in hooks:
             hook.after_step(state)
-        if state.prev_latents is not step.prev_sample and hasattr(scheduler, "disable_corrector"):
-            # UniPC's corrector rebuilds x_{t-1} from its own last sample at the next step, which would drop
-            # the hooks' edit (~95% of it); skipping that one correction keeps the edited latents.
-            scheduler.disable_corrector = [*scheduler.disable_corrector, i]
+        if state.prev_latents is not step.prev_sample:  # a hook replaced x_{t-1}: the next correction would undo it
+            _keep_edit(scheduler, i)
         if i in trajectory_steps and state.x0 is not None:
             trajectory[i] = backend.decode(state.x0)
         latents = state.prev_latents

@@ -33,7 +33,7 @@ from lina_core.lina.latent import (
     clean_from_output, guided_nodes, predicted_clean, reflection_target, shadow_target,
 )
 from lina_core.lina import latent as latent_module
-from lina_core.sampling import StepState, fresh_scheduler, sample
+from lina_core.sampling import StepState, fresh_scheduler, model_input, sample
 from lina_core.world.render import render
 
 from sd_tiny import clip_tokenizer, tiny_sd_pipeline
@@ -526,7 +526,7 @@ def clean(backend, state: StepState, latents: torch.Tensor) -> torch.Tensor:
     import copy
 
     scheduler = copy.deepcopy(state.scheduler)
-    out = backend.predict(scheduler.scale_model_input(latents, state.timestep), state.timestep, state.cond)
+    out = backend.predict(model_input(scheduler, latents, state.timestep), state.timestep, state.cond)
     return codec_for(backend).to_pixels(predicted_clean(scheduler, state, out, latents))[0]
 
 

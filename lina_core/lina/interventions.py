@@ -43,9 +43,9 @@ def _default_embedding() -> dict[str, float]:
 class InterventionSettings:
     """One θ. ``embedding`` maps effect types to strengths (a type left out gets no push). Windows are
     [start, end) step indices; None means the default (all steps for the embedding, the first
-    ``latent_share`` of the steps for the latent guidance: a share, so one θ fits any step count). ``nodes`` None enables every effect node of the graph at weight 1; a list enables
-    exactly those at weight 1; a dict gives each node its weight (0 = off). Entity ids turn on their
-    colour pull."""
+    ``latent_share`` of the steps for the latent guidance: a share, so one θ fits any step count). ``nodes``
+    None enables every effect node of the graph at weight 1; a list enables exactly those at weight 1; a dict
+    gives each node its weight (0 = off). Entity ids turn on their colour pull."""
 
     embedding: dict[str, float] = field(default_factory=_default_embedding)
     embedding_window: tuple[int, int] | None = None

@@ -22,9 +22,10 @@ through the model's conditional prediction gives g = dL/dx_t for each sample's
 L = |M * (x̂0(x_t) - x̂0*)|^2 / 2, and x_t <- x_t - min(c * s * L / |g|^2, MAX_GRADIENT_STEP * |x_t| / |g|) * g.
 L / |g|^2 is Polyak's step size, the step that would zero L were x̂0 linear in x_t, so no learning rate is
 tuned per model; c = GRADIENT_SHARE makes one strength s pull about as hard in both modes (on the tiny model a
-full Polyak step washed the background out; at s = 2.5 over the first 30% of the steps the gradient scored the projection's physical alignment on 8 OOD prompts x 2 seeds, 0.41,
-with better texture, 0.93 vs 0.81). It costs a forward and a backward pass per guided step (2-2.6x the time
-of a run on the tiny model when every step is guided); the projection costs nothing, hence the default.
+full Polyak step washed the background out; at s = 2.5 over the first 30% of the steps the gradient scored
+the projection's physical alignment on 8 OOD prompts x 2 seeds, 0.41, with better texture, 0.93 vs 0.81).
+It costs a forward and a backward pass per guided step (2-2.6x the time of a run on the tiny model when every
+step is guided); the projection costs nothing, hence the default.
 
 Targets are built in a working space given by a ``Codec``: pixels for a backend whose "VAE" is a
 cheap exact bijection (the tiny model's space-to-depth), the latent grid itself for others (regions
@@ -49,7 +50,7 @@ from ..backends.base import Backend
 from ..csg.graph import CSG, EdgeType, Effect, EffectType, Entity, Region
 from ..csg.layout import container_interior, region_mask
 from ..csg.vocab import COLOURS, Category, canonical_colour, category
-from ..sampling import StepState
+from ..sampling import StepState, model_input
 
 Tensor = torch.Tensor
 RGB = tuple[int, int, int]
@@ -652,8 +653,8 @@ class LatentGuidance:
         scheduler = copy.deepcopy(state.scheduler)
         with torch.enable_grad():
             x = state.latents.detach().float().requires_grad_(True)
-            x_in = scheduler.scale_model_input(x, state.timestep) if hasattr(scheduler, "scale_model_input") else x
-            output = self.gradient.predict(x_in.to(state.latents.dtype), state.timestep, state.cond)
+            x_in = model_input(scheduler, x, state.timestep).to(state.latents.dtype)
+            output = self.gradient.predict(x_in, state.timestep, state.cond)
             pixels = self.codec.to_pixels(predicted_clean(scheduler, state, output.float(), x))
             goal = torch.stack([self.goal(p) for p in pixels.detach().cpu()]).to(pixels)
             loss = 0.5 * (pixels - goal).pow(2).flatten(1).sum(1)  # per sample; x̂0 is its own goal off the masks
