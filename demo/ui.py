@@ -11,6 +11,7 @@ from lina_core.csg import CSG, CSGFormatError, from_json
 from lina_core.csg.draw import overlay_regions
 from lina_core.csg.layout import assign_layout
 from lina_core.csg.parser import PromptError
+from lina_core.defaults import DEFAULT_GUIDANCE
 from lina_core.engine import GUIDANCE_RANGE, MAX_SEED, STEP_RANGE, Engine
 from lina_core.imaging import to_pil
 from lina_core.lina.embedding import EFFECT_TYPES
@@ -37,7 +38,7 @@ class Defaults:
 
     seed: int = 0
     steps: int = 20
-    guidance: float = 5.0
+    guidance: float = DEFAULT_GUIDANCE
     embedding: float = 0.5
     latent: float = 2.5  # the latent guidance of the predictor's fixed global θ: strength 2.5 on every step
     latent_end: int = STEP_RANGE[1]
@@ -169,7 +170,7 @@ def build_demo(engine: Engine | None, load_error: str | None = None, eager_examp
                 settings = manual_settings(embedding, latent, latent_end, gamma, node_weights(node_table, csg),
                                            steps, latent_mode)
             out = engine.generate(csg, seed, steps, float(guidance), settings, progress=True)
-            weights = settings.node_weights(csg)
+            weights = settings.node_weights(csg, engine.backend.class_colours)
         except ValueError as exc:
             raise _user_error(exc) from None
         base_img, lina_img = (to_pil(still(r.images[0])) for r in (out.baseline, out.lina))

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from .backends.errors import MissingWeightsError
 from .command import Command
+from .defaults import DEFAULT_GUIDANCE
 
 if TYPE_CHECKING:
     from .backends.base import Backend
@@ -62,7 +63,7 @@ class BenchResult:
 
 
 def bench(backend: Backend, prompts: Sequence[str], method_names: Sequence[str], steps: int = 20, repeats: int = 3,
-          guidance: float = 5.0, seed: int = 0) -> BenchResult:
+          guidance: float = DEFAULT_GUIDANCE, seed: int = 0) -> BenchResult:
     """Time every method on every prompt, ``repeats`` times, interleaved (see the module docstring)."""
     from .evaluation.methods import make_methods
     from .evaluation.run import canonical_graph, timed, warm_up
@@ -92,7 +93,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=20, help="sampling steps, the same for every method")
     p.add_argument("--repeats", type=int, default=3, help="timed rounds over all prompts")
     p.add_argument("--prompts", type=int, default=4, metavar="N", help="the first N prompts of the OOD list")
-    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write the timings and ratios")
 
 

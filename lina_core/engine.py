@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from .backends.base import Backend
 from .csg import CSG
+from .defaults import DEFAULT_GUIDANCE
 from .evaluation.methods import lina_settings_for
 from .evaluation.run import canonical_graph, judge_image
 from .lina.embedding import PhysicsDirections, estimate_directions
@@ -80,7 +81,7 @@ class Engine:
         return lina_settings_for(csg)
 
     def generate(
-        self, csg: CSG, seed: int, steps: int = 20, guidance: float = 5.0,
+        self, csg: CSG, seed: int, steps: int = 20, guidance: float = DEFAULT_GUIDANCE,
         settings: InterventionSettings | None = None, progress: bool = False,
     ) -> SideBySide:
         check_settings(seed, steps, guidance)

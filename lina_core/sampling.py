@@ -15,6 +15,7 @@ from diffusers.utils.torch_utils import randn_tensor
 from tqdm.auto import tqdm
 
 from .backends.base import Backend, PromptEmbedding
+from .defaults import DEFAULT_GUIDANCE
 
 
 @dataclass
@@ -86,7 +87,7 @@ def sample(
     prompts: list[str],
     seeds: Sequence[int],
     steps: int = 20,
-    guidance_scale: float = 5.0,
+    guidance_scale: float = DEFAULT_GUIDANCE,
     *,
     timesteps: Sequence[float] | None = None,
     sigmas: Sequence[float] | None = None,

@@ -20,11 +20,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lina_core.backends.registry import load_backend  # noqa: E402
+from lina_core.defaults import DEFAULT_GUIDANCE  # noqa: E402
 from lina_core.sampling import sample  # noqa: E402
 
 LOAD_TARGET_S, IMAGE_TARGET_S, PEAK_TARGET_MB = 5.0, 1.0, 2048.0
 PROMPT = "A red ball on a small mirror"
-STEPS, GUIDANCE = 20, 5.0  # the app's defaults
+STEPS, GUIDANCE = 20, DEFAULT_GUIDANCE  # the app's defaults
 
 
 def main() -> int:

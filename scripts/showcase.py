@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT))
 
 from demo.examples import PAPER_PROMPTS  # noqa: E402
 from lina_core.backends.registry import load_backend  # noqa: E402
+from lina_core.defaults import DEFAULT_GUIDANCE  # noqa: E402
 from lina_core.evaluation.methods import make_methods  # noqa: E402
 from lina_core.evaluation.run import canonical_graph  # noqa: E402
 from lina_core.imaging import grid, to_pil  # noqa: E402
@@ -25,7 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "assets" / "eval" / "ood_showcase.png")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--guidance", type=float, default=5.0)
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     args = parser.parse_args()
     backend = load_backend("tiny")
     methods = make_methods(METHODS)

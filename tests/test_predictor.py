@@ -12,19 +12,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from test_evaluation import model_path, tiny_env  # noqa: F401  (fixtures)
 
+from lina_core.backends.registry import load_backend
 from lina_core.cli import main
+from lina_core.defaults import DEFAULT_GUIDANCE
 from lina_core.evaluation.methods import ORACLE, PREDICTOR_ENV, fixed_settings, lina_settings_for, make_methods
 from lina_core.evaluation.run import baseline, canonical_graph, judge_image
+from lina_core.lina import search as search_module
 from lina_core.lina.interventions import InterventionSettings
 from lina_core.lina.predictor import FEATURE_NAMES, PREDICTOR_FILE, Predictor, csg_features
 from lina_core.lina.predictor_command import cross_validate
-from lina_core.lina import search as search_module
 from lina_core.lina.search import SearchTable, best_of, judge_candidates, objective, predictor_prompts, search
-from lina_core.backends.registry import load_backend
 from lina_core.world.prompts import ood_prompts, prompt_ood_rules, train_prompts_examples
-
-from test_evaluation import model_path, tiny_env  # noqa: F401  (fixtures)
 
 MIRRORS = ["a red ball on a large mirror", "a blue cube on a small mirror", "a green cup on a mirror",
            "a yellow bottle on a big mirror", "a white ball on a tiny mirror", "a red cube on a mirror"]
@@ -105,6 +105,19 @@ def test_save_load_round_trip_and_clear_errors(tmp_path: Path) -> None:
         Predictor.fit(graphs[:3], table.scores(), CANDIDATES)
 
 
+def test_search_table_keeps_the_sampling_settings_it_was_judged_at(tmp_path: Path) -> None:
+    _, table = kind_table()
+    table.steps, table.guidance = 12, 2.5
+    table.save(tmp_path / "search.json")
+    loaded = SearchTable.load(tmp_path / "search.json")
+    assert (loaded.steps, loaded.guidance) == (12, 2.5)
+    assert np.array_equal(loaded.physical, table.physical) and loaded.candidates == table.candidates
+    d = json.loads((tmp_path / "search.json").read_text())
+    del d["steps"], d["guidance"]  # a table from before the settings were stored: all were made at 20 and 5
+    (tmp_path / "old.json").write_text(json.dumps(d))
+    assert (SearchTable.load(tmp_path / "old.json").steps, SearchTable.load(tmp_path / "old.json").guidance) == (20, 5.0)
+
+
 # -- the prompts and the search -------------------------------------------------------------------
 
 def test_predictor_prompts_are_distinct_mostly_held_out_and_never_evaluation_prompts() -> None:
@@ -169,6 +182,6 @@ def test_the_oracle_returns_the_images_of_the_candidate_the_judge_scores_best(
     Predictor.fit(graphs, table.scores()[:, :2], CANDIDATES[:2], meta={"fixed": 0}).save(tmp_path)  # its candidates
     monkeypatch.setenv(PREDICTOR_ENV, str(tmp_path))
     backend, csg = load_backend(), canonical_graph("a red ball on a small mirror")
-    judged = judge_candidates(backend, csg, [0], CANDIDATES[:2], steps=2)
-    images = make_methods([ORACLE])[ORACLE](backend, csg, [0], 2, 5.0)
+    judged = judge_candidates(backend, csg, [0], CANDIDATES[:2], steps=2, guidance=DEFAULT_GUIDANCE)
+    images = make_methods([ORACLE])[ORACLE](backend, csg, [0], 2, DEFAULT_GUIDANCE)
     assert torch.equal(images, judged[best_of(judged)].images)

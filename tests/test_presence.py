@@ -2,13 +2,17 @@
 on its silhouette when the model left it out, and only shifts the colour of what is there when it drew it."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 
+from lina_core.backends.registry import load_backend
 from lina_core.csg.graph import Region
 from lina_core.csg.layout import region_mask
 from lina_core.csg.vocab import COLOURS
 from lina_core.evaluation.run import canonical_graph
+from lina_core.lina.interventions import InterventionSettings, build_interventions
 from lina_core.lina.latent import guided_nodes, silhouette, texture_target
 from lina_core.world.render import render
 
@@ -18,6 +22,9 @@ PROMPT = "a red ball on a large mirror"
 
 class PixelCodec:
     """The working space is the pixels themselves (what ExactCodec gives for the tiny model)."""
+
+    def __init__(self, class_colours: dict[str, str] | None = None) -> None:
+        self.backend = SimpleNamespace(class_colours=class_colours or {})
 
     def colour(self, rgb: tuple[int, int, int]) -> torch.Tensor:
         return torch.tensor(rgb, dtype=torch.float32) / 255.0
@@ -60,3 +67,25 @@ def test_default_guided_nodes_are_coloured_things_then_effects() -> None:
     assert nodes[0] == "ball" and "mirror" not in nodes  # the mirror has no colour and is a support
     assert set(nodes[1:]) == {e.id for e in csg.effects()}
     assert "bird" not in guided_nodes(canonical_graph("a bird eats a snake"), None)  # no colour stated
+
+
+def test_an_uncoloured_thing_is_placed_in_the_colour_its_backend_draws_it_in() -> None:
+    csg = canonical_graph("a bird eats a snake")
+    bird = csg.node("bird")
+    empty = torch.full((3, SIZE, SIZE), 0.8)
+    assert texture_target(csg, bird, empty, PixelCodec()) is None  # a real model: no habit, nothing to place
+    target = texture_target(csg, bird, empty, PixelCodec({"bird": "brown"}))
+    brown = torch.tensor(COLOURS["brown"], dtype=torch.float32) / 255.0
+    assert target.mask.any() and bool((target.mask <= torch.from_numpy(silhouette(bird.region, SIZE, SIZE))).all())
+    assert torch.allclose(target.value[:, target.mask], brown[:, None].expand(3, int(target.mask.sum())))
+    nodes = guided_nodes(csg, None, {"bird": "brown"})
+    assert nodes[0] == "bird" and "snake" not in nodes  # only the classes the backend has a colour for
+
+
+def test_the_embedded_model_guides_its_uncoloured_things_by_default() -> None:
+    backend = load_backend("tiny")
+    csg = canonical_graph("a bird eats a snake")
+    hooks, _ = build_interventions(backend, csg, InterventionSettings(embedding={}, latent_strength=1.0), 4)
+    assert "bird" in hooks[0].nodes and "snake" in hooks[0].nodes
+    assert backend.class_colours["bird"] == "brown" and "bird" in InterventionSettings().node_weights(
+        csg, backend.class_colours)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
 
 import torch
 
@@ -47,6 +49,9 @@ class Backend(ABC):
     name: str
     scheduler: object  # a diffusers scheduler
     image_size: int
+    # Colour name per entity class, for a model that always draws an uncoloured thing of that class in one colour
+    # (the embedded model: the world's defaults); latent guidance then places a missing uncoloured thing too.
+    class_colours: Mapping[str, str] = MappingProxyType({})
 
     @abstractmethod
     def encode_prompt(self, prompts: list[str]) -> PromptEmbedding:

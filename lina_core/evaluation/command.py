@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..backends.errors import MissingWeightsError
 from ..command import Command
+from ..defaults import DEFAULT_GUIDANCE
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -25,7 +26,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
                         "lina-oracle (judge-picked ceiling)")
     p.add_argument("--seeds", type=int, default=4, help="seeds per prompt (0..K-1)")
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--shard", default="0/1", metavar="K/N",
                    help="evaluate only slice K (from 0) of N of the (prompt, seed) list; join with --merge")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write the settings, the summary and every record")

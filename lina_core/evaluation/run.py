@@ -14,6 +14,7 @@ from ..backends.base import Backend
 from ..csg import CSG
 from ..csg.layout import assign_layout
 from ..csg.parser import parse_prompt
+from ..defaults import DEFAULT_GUIDANCE
 from ..imaging import to_pil
 from ..sampling import sample
 from ..world.judge import Verdict, judge
@@ -112,7 +113,7 @@ def evaluate_items(
     items: Sequence[WorkItem],
     methods: dict[str, Method],
     steps: int = 20,
-    guidance: float = 5.0,
+    guidance: float = DEFAULT_GUIDANCE,
     on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
 ) -> list[EvalRecord]:
     """Judge every method on every item; consecutive items of one prompt are generated as one batch."""
@@ -144,7 +145,7 @@ def evaluate(
     seeds: Sequence[int],
     methods: dict[str, Method],
     steps: int = 20,
-    guidance: float = 5.0,
+    guidance: float = DEFAULT_GUIDANCE,
     on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
 ) -> list[EvalRecord]:
     """Every method on every prompt at every seed (all seeds of a prompt in one batch)."""
@@ -165,7 +166,7 @@ def evaluate_distributed(
     items: Sequence[WorkItem],
     methods: dict[str, Method],
     steps: int = 20,
-    guidance: float = 5.0,
+    guidance: float = DEFAULT_GUIDANCE,
     on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
 ) -> tuple[list[EvalRecord], bool]:
     """(all records, whether this is the main process). Under ``accelerate launch`` with several processes

@@ -14,13 +14,15 @@ import warnings
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Sequence
+from types import MappingProxyType
+from typing import Any, Mapping, Sequence
 from weakref import WeakKeyDictionary
 
 import torch
 
 from ..backends.base import Backend
 from ..csg.graph import CSG
+from ..defaults import DEFAULT_GUIDANCE
 from ..sampling import SampleResult, StepHook, sample
 from .embedding import EFFECT_TYPES, EmbeddingGuidance, PhysicsDirections, estimate_directions
 from .latent import Codec, LatentGuidance, codec_for, guided_nodes
@@ -98,11 +100,11 @@ class InterventionSettings:
         lat = self.latent_window or (0, max(1, math.ceil(self.latent_share * steps - 1e-9)))
         return emb, lat
 
-    def node_weights(self, csg: CSG) -> NodeWeights:
+    def node_weights(self, csg: CSG, class_colours: Mapping[str, str] = MappingProxyType({})) -> NodeWeights:
         """The nodes this θ guides in ``csg`` with their weights, zero weights left out; raises ValueError
-        naming any node id that is not in the graph."""
-        if self.nodes is None:  # latent guidance's default: the things with a stated colour, and every effect
-            return dict.fromkeys(guided_nodes(csg, None), 1.0)
+        naming any node id that is not in the graph. ``class_colours``: the backend's (see ``guided_nodes``)."""
+        if self.nodes is None:  # latent guidance's default: the things of a known colour, and every effect
+            return dict.fromkeys(guided_nodes(csg, None, class_colours), 1.0)
         weights = dict(self.nodes) if isinstance(self.nodes, dict) else dict.fromkeys(self.nodes, 1.0)
         unknown = [n for n in weights if n not in csg]
         if unknown:
@@ -199,7 +201,7 @@ def build_interventions(backend: Backend, csg: CSG, settings: InterventionSettin
     or None (measured now, a second or two on the tiny model). Switched-off parts make no hook; equal node
     weights make the plain hooks at scaled strengths (weight 1 everywhere: exactly the unweighted run)."""
     emb_window, lat_window = settings.windows(steps)
-    weights = settings.node_weights(csg)  # raises on ids that are not in the graph
+    weights = settings.node_weights(csg, backend.class_colours)  # raises on ids that are not in the graph
     if not csg.effects() and not any(csg.node(n).kind == "entity" for n in weights):
         warnings.warn("the graph has no effect nodes: only the schedule is changed", stacklevel=2)
     hooks: list[StepHook] = []
@@ -224,7 +226,7 @@ def build_interventions(backend: Backend, csg: CSG, settings: InterventionSettin
     return hooks, schedule
 
 
-def generate_lina(backend: Backend, csg: CSG, seeds: Sequence[int], steps: int = 20, guidance: float = 5.0,
+def generate_lina(backend: Backend, csg: CSG, seeds: Sequence[int], steps: int = 20, guidance: float = DEFAULT_GUIDANCE,
                   settings: InterventionSettings | None = None, *,
                   directions: PhysicsDirections | str | Path | None = None, **sample_kwargs: Any) -> SampleResult:
     """One LINA image per seed for the graph's prompt: the baseline loop plus the interventions of θ."""

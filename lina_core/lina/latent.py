@@ -41,7 +41,8 @@ from __future__ import annotations
 import copy
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterable, Protocol
+from types import MappingProxyType
+from typing import Callable, Iterable, Mapping, Protocol
 
 import numpy as np
 import torch
@@ -69,6 +70,8 @@ MAX_GRADIENT_STEP = 0.25  # the gradient mode never moves x_t by more than this 
 
 class Codec(Protocol):
     """Latents <-> the working space where targets are built (pixels, or the latent grid itself)."""
+
+    backend: Backend
 
     def to_pixels(self, latents: Tensor) -> Tensor: ...
 
@@ -399,9 +402,15 @@ def _object_colour(x: Tensor, region: np.ndarray, background: Tensor) -> Tensor:
     return _median(x, fg, region)
 
 
+def expected_colour(ent: Entity, codec: Codec) -> Tensor | None:
+    """The stated colour, else the one this model draws an uncoloured thing of that class in (the backend's
+    ``class_colours``: the embedded model's world has a habit per class, real models have none)."""
+    name = canonical_colour(ent.colour) if ent.colour else codec.backend.class_colours.get(ent.cls)
+    return codec.colour(COLOURS[name]) if name else None
+
+
 def _stated_or_measured(ent: Entity, x: Tensor, region: np.ndarray, background: Tensor, codec: Codec) -> Tensor:
-    name = canonical_colour(ent.colour) if ent.colour else None
-    stated = codec.colour(COLOURS[name]) if name else None
+    stated = expected_colour(ent, codec)
     return stated if stated is not None else _object_colour(x, region, background)
 
 
@@ -477,8 +486,7 @@ def texture_target(csg: CSG, ent: Entity, x: Tensor, codec: Codec) -> Target | N
     unless the entity is missing (fewer than PRESENT_SHARE of its silhouette near its colour), which is how
     out-of-distribution compositions usually fail ("a ball on a small mirror" drawn as a bare mirror): then a
     blob of its colour is placed on its silhouette, and the model draws the object there from then on."""
-    name = canonical_colour(ent.colour) if ent.colour else None
-    colour = codec.colour(COLOURS[name]) if name else None
+    colour = expected_colour(ent, codec)
     if colour is None or ent.region is None:
         return None
     c, h, w = x.shape
@@ -528,11 +536,13 @@ def footprint(csg: CSG, node_id: str, h: int, w: int) -> np.ndarray:
 
 # -- the hook ---------------------------------------------------------------------------------------
 
-def guided_nodes(csg: CSG, nodes: Iterable[str] | None) -> list[str]:
-    """Node ids the latent guidance acts on: by default the things with a stated colour (their texture and
-    presence) and every effect; otherwise the named ones. Entities come first, so effects win overlaps."""
+def guided_nodes(csg: CSG, nodes: Iterable[str] | None, class_colours: Mapping[str, str] = MappingProxyType({})
+                 ) -> list[str]:
+    """Node ids the latent guidance acts on: by default the things with a stated colour or a colour in
+    ``class_colours`` (their texture and presence) and every effect; otherwise the named ones. Entities come
+    first, so effects win overlaps."""
     if nodes is None:
-        things = [e.id for e in csg.entities() if e.colour and _is_thing(csg, e)]
+        things = [e.id for e in csg.entities() if (e.colour or e.cls in class_colours) and _is_thing(csg, e)]
         return things + [e.id for e in sorted(csg.effects(), key=lambda e: _ORDER.index(e.type))]
     nodes = list(nodes)
     missing = [n for n in nodes if n not in csg]
@@ -603,7 +613,7 @@ class LatentGuidance:
                  nodes: Iterable[str] | None = None, gradient: Backend | None = None) -> None:
         self.codec, self.strength, self.csg, self.window = codec, float(strength), csg, window
         self.gradient = gradient
-        self.nodes = guided_nodes(csg, nodes)
+        self.nodes = guided_nodes(csg, nodes, codec.backend.class_colours)
         for nid in self.nodes:
             if csg.node(nid).region is None:
                 raise ValueError(f"node {nid!r} has no layout region: run csg.layout.assign_layout first")

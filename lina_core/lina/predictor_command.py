@@ -17,6 +17,7 @@ import numpy as np
 
 from ..backends.errors import MissingWeightsError
 from ..command import Command
+from ..defaults import DEFAULT_GUIDANCE
 
 if TYPE_CHECKING:
     from ..csg.graph import CSG
@@ -34,9 +35,9 @@ At generation time only the predictor runs — never the judge, never best-of-N.
 
 * Command: `python -m lina_core train-predictor {argv}`
 * Labels: {n_prompts} predictor-training prompts (never one of the fixed evaluation prompts; two thirds from
-  held-out compositions), {n_seeds} seeds each, every candidate generated and judged ({images} images,
-  {minutes:.1f} minutes). Objective: physical alignment minus {penalty} × texture lost against the baseline.
-  The table is `search.json`.
+  held-out compositions), {n_seeds} seeds each, every candidate generated and judged at {steps} steps and
+  guidance {guidance:g} ({images} images, {minutes:.1f} minutes). Objective: physical alignment minus
+  {penalty} × texture lost against the baseline. The table is `search.json`.
 * Cross-validation ({folds} folds; each prompt scored by the fit that did not see it), mean over prompts:
 
 {table}
@@ -51,7 +52,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompts", type=int, default=36, help="predictor-training prompts to search")
     p.add_argument("--seeds", type=int, default=2, help="seeds per prompt and candidate (0..K-1)")
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--folds", type=int, default=4, help="cross-validation folds")
     p.add_argument("--seed", type=int, default=0, help="draws the prompts and the folds")
     p.add_argument("--table", type=Path, metavar="SEARCH.json",
@@ -121,7 +122,8 @@ def _run(args: argparse.Namespace) -> int:
     (args.out / "README.md").write_text(CARD.format(
         backend=table.backend, n_features=len(FEATURE_NAMES), n_candidates=len(table.candidates),
         argv=" ".join(sys.argv[2:]) if len(sys.argv) > 2 else "", n_prompts=len(table.prompts),
-        n_seeds=len(table.seeds), images=len(table.prompts) * len(table.candidates) * len(table.seeds),
+        n_seeds=len(table.seeds), steps=table.steps, guidance=table.guidance,
+        images=len(table.prompts) * len(table.candidates) * len(table.seeds),
         minutes=minutes, penalty=TEXTURE_PENALTY, folds=args.folds, table=_markdown(report),
         fixed=json.dumps(table.candidates[fixed].to_dict())))
     print(f"wrote {args.out}")

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from ..backends.base import Backend
 from ..csg.graph import CSG
+from ..defaults import DEFAULT_GUIDANCE
 from ..evaluation.run import canonical_graph, judge_image
 from ..world.prompts import ood_prompts, sample_prompt, train_prompts_examples
 from .embedding import EFFECT_TYPES, PhysicsDirections
@@ -62,6 +63,8 @@ class SearchTable:
     candidates: list[InterventionSettings]
     physical: np.ndarray  # [P, C]
     texture: np.ndarray  # [P, C]
+    steps: int = 20  # the sampling settings the labels were judged at: a predictor fits only those
+    guidance: float = DEFAULT_GUIDANCE
 
     def scores(self) -> np.ndarray:
         """The search objective per prompt and candidate (column 0, the baseline, loses no texture)."""
@@ -71,13 +74,14 @@ class SearchTable:
         Path(path).write_text(json.dumps({
             "backend": self.backend, "prompts": self.prompts, "seeds": self.seeds, "candidates": [c.to_dict() for c in self.candidates],
             "physical": self.physical.tolist(), "texture": self.texture.tolist(),
+            "steps": self.steps, "guidance": self.guidance,
         }, indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> SearchTable:
-        d = json.loads(Path(path).read_text())
+        d = json.loads(Path(path).read_text())  # tables without steps/guidance were all made at 20 and 5.0
         return cls(d["backend"], d["prompts"], d["seeds"], [InterventionSettings.from_dict(c) for c in d["candidates"]],
-                   np.array(d["physical"]), np.array(d["texture"]))
+                   np.array(d["physical"]), np.array(d["texture"]), d.get("steps", 20), d.get("guidance", 5.0))
 
 
 def predictor_prompts(n: int, seed: int = 0) -> list[str]:
@@ -110,7 +114,7 @@ class Judged:
 
 
 def judge_candidates(backend: Backend, csg: CSG, seeds: Sequence[int], candidates: Sequence[InterventionSettings],
-                     steps: int = 20, guidance: float = 5.0, directions: PhysicsDirections | None = None,
+                     steps: int = 20, guidance: float = DEFAULT_GUIDANCE, directions: PhysicsDirections | None = None,
                      progress: tqdm | None = None) -> list[Judged]:
     """Every candidate generated at ``seeds`` and judged against ``csg``."""
     out = []
@@ -138,7 +142,7 @@ def _check_candidates(candidates: Sequence[InterventionSettings]) -> list[Interv
 
 
 def search(backend: Backend, prompts: Sequence[str], seeds: Sequence[int],
-           candidates: Sequence[InterventionSettings] | None = None, steps: int = 20, guidance: float = 5.0,
+           candidates: Sequence[InterventionSettings] | None = None, steps: int = 20, guidance: float = DEFAULT_GUIDANCE,
            directions: PhysicsDirections | None = None) -> SearchTable:
     """Generate and judge every (prompt, candidate) at ``seeds``; ``candidates[0]`` must be all-off."""
     candidates = _check_candidates(candidates or candidate_grid())
@@ -150,4 +154,4 @@ def search(backend: Backend, prompts: Sequence[str], seeds: Sequence[int],
                                       directions, bar)
             physical[p] = [j.physical for j in judged]
             texture[p] = [j.texture for j in judged]
-    return SearchTable(backend.name, list(prompts), list(seeds), candidates, physical, texture)
+    return SearchTable(backend.name, list(prompts), list(seeds), candidates, physical, texture, steps, guidance)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 import torch
 from diffusers import DDPMScheduler, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
+from ...world.render import DEFAULT_COLOUR
 from ..errors import MissingWeightsError
 from ..unet import UNetBackend
 from .codec import SpaceToDepthCodec
@@ -42,8 +44,10 @@ class TinyComponents:
     scheduler: EulerDiscreteScheduler
 
     def backend(self) -> UNetBackend:
-        return UNetBackend(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
-                           scheduler=self.scheduler, name="tiny")
+        backend = UNetBackend(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
+                              scheduler=self.scheduler, name="tiny")
+        backend.class_colours = MappingProxyType(DEFAULT_COLOUR)  # what the world draws a thing of no stated colour in
+        return backend
 
     def save(self, path: Path) -> None:
         path = Path(path)

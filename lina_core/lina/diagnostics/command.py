@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ...backends.errors import MissingWeightsError
 from ...command import Command
+from ...defaults import DEFAULT_GUIDANCE
 
 PROBES = ("inpaint", "embedding", "timing")
 DEFAULT_OUT = Path(__file__).resolve().parents[3] / "assets" / "diagnostics"
@@ -23,7 +24,7 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="scenes (inpaint, default 8) or prompts (embedding, default 5; timing, default 6)")
     p.add_argument("--seeds", type=int, default=2, help="seeds per scene or prompt (0..K-1, default 2)")
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--guidance", type=float, default=5.0)
+    p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for <probe>.md/.json/.png "
                    "(default assets/diagnostics)")
     p.add_argument("--pap", default=None, metavar="PATH",

@@ -25,13 +25,20 @@ from tqdm.auto import tqdm
 from ...backends.base import Backend
 from ...csg.graph import CSG, Entity
 from ...csg.vocab import COLOURS, canonical_colour
+from ...defaults import DEFAULT_GUIDANCE
 from ...evaluation.run import canonical_graph, judge_image
 from ...sampling import StepHook, sample
 from ...world.judge import Verdict
 from ...world.render import DEFAULT_COLOUR
 from ..embedding import (
-    EFFECT_TYPES, PARENT_ROLES, EmbeddingGuidance, PhysicsDirections, entity_vectors, estimate_directions,
-    physics_pairs, remove_texture,
+    EFFECT_TYPES,
+    PARENT_ROLES,
+    EmbeddingGuidance,
+    PhysicsDirections,
+    entity_vectors,
+    estimate_directions,
+    physics_pairs,
+    remove_texture,
 )
 from .report import ProbeReport, Table, rate
 
@@ -199,7 +206,7 @@ def figure(cos: np.ndarray, names: list[str], in_texture: list[float], edits: Ta
 
 
 def run_embedding_probe(backend: Backend, n: int = len(EDIT_PROMPTS), seeds: Sequence[int] = (0, 1),
-                        steps: int = 20, guidance: float = 5.0, strength: float = 2.0, progress: bool = True):
+                        steps: int = 20, guidance: float = DEFAULT_GUIDANCE, strength: float = 2.0, progress: bool = True):
     """(report, figure): the direction structure and the edit test on the first ``n`` of ``EDIT_PROMPTS``."""
     if not 1 <= n <= len(EDIT_PROMPTS):
         raise ValueError(f"--n must be between 1 and {len(EDIT_PROMPTS)} for the embedding probe, got {n}")

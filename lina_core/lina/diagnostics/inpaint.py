@@ -29,11 +29,12 @@ from tqdm.auto import tqdm
 
 from ...backends.base import Backend
 from ...csg.graph import CSG, Effect
+from ...defaults import DEFAULT_GUIDANCE
 from ...evaluation.run import judge_image
 from ...imaging import grid, to_pil
 from ...sampling import StepState, make_generators, sample
 from ...world.pap import FEATURES, PapRecord, load_pap, make_row, rows_to_samples
-from ..latent import ExactCodec, dilate, codec_for
+from ..latent import ExactCodec, codec_for, dilate
 from .report import ProbeReport, Table, rate
 
 Tensor = torch.Tensor
@@ -96,7 +97,7 @@ def latent_keep(hidden: Tensor, latent_hw: tuple[int, int]) -> Tensor:
 
 @torch.no_grad()
 def inpaint(backend: Backend, prompt: str, image: Tensor, hidden: Tensor, seeds: Sequence[int], steps: int = 20,
-            guidance: float = 5.0) -> Tensor:
+            guidance: float = DEFAULT_GUIDANCE) -> Tensor:
     """Inpaint ``image`` [B, 3, H, W] (in [0, 1]) where ``hidden`` [B, H, W] is True; one seed per row."""
     shape = backend.latent_shape(len(seeds))
     known = encode_images(backend, image)
@@ -277,7 +278,7 @@ def _caption(c: Case) -> str:
 
 
 def run_inpaint_probe(backend: Backend, n: int = 8, seeds: Sequence[int] = (0, 1), steps: int = 20,
-                      guidance: float = 5.0, pap: str | Path | None = None, progress: bool = True):
+                      guidance: float = DEFAULT_GUIDANCE, pap: str | Path | None = None, progress: bool = True):
     """(report, figure) over ``n`` ground-truth scenes."""
     records = loaded_records(str(pap), n) if pap else built_records(n, backend.image_size)
     cases: list[Case] = []
