@@ -206,8 +206,9 @@ def test_one_process_under_accelerate_is_the_main_and_only_one() -> None:
     assert state is not None and state.num_processes == 1 and state.is_main_process
 
 
-def _report(shard: tuple[int, int], records: list[EvalRecord], steps: int = 3) -> dict:
-    return {"config": {"steps": steps, "methods": ["m"], "shard": list(shard)},
+def _report(shard: tuple[int, int], records: list[EvalRecord], steps: int = 3, methods: tuple[str, ...] = ("m",)
+            ) -> dict:
+    return {"config": {"steps": steps, "methods": list(methods), "shard": list(shard)},
             "records": [r.as_dict() for r in records]}
 
 
@@ -225,6 +226,20 @@ def test_merge_refuses_shards_of_different_runs_missing_shards_and_overlaps() ->
     for message, reports in bad_sets.items():
         with pytest.raises(ValueError, match=message):
             merge_reports(reports)
+
+
+def test_merge_joins_runs_of_different_methods_on_the_same_items_only() -> None:
+    whole = _report((0, 1), [record(EATS, 0, True, "peer"), record(EATEN, 0, True, "peer")], methods=("peer",))
+    halves = [_report((0, 2), [record(EATS, 0, True)]), _report((1, 2), [record(EATEN, 0, True)])]
+    merged = merge_reports([*halves, whole])
+    assert merged["config"]["methods"] == ["m", "peer"] and set(merged["summary"]) == {"m", "peer"}
+    assert merged["config"]["merged_shards"] == [2, 1] and len(merged["records"]) == 4
+    with pytest.raises(ValueError, match="share a method"):
+        merge_reports([*halves, _report((0, 1), [record(EATS, 0, True, "peer")], methods=("m", "peer"))])
+    with pytest.raises(ValueError, match="different prompts or seeds"):
+        merge_reports([_report((0, 1), [record(EATS, 0, True)]), whole])
+    with pytest.raises(ValueError, match="differ in steps"):
+        merge_reports([*halves, _report((0, 1), [record(EATS, 0, True, "peer"), record(EATEN, 0, True, "peer")], steps=4, methods=("peer",))])
 
 
 def _comparable(report: dict) -> tuple[list[str], dict]:

@@ -98,20 +98,23 @@ def load_report(path: str | Path) -> dict:
     return report
 
 
-def _run_settings(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k != "shard"}
+def _run_settings(config: dict[str, Any], *skip: str) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k != "shard" and k not in skip}
 
 
-def merge_reports(reports: Sequence[dict]) -> dict:
-    """One report from the shard reports of ONE run (same settings, shards 0..N-1 each exactly once)."""
-    if not reports:
-        raise ValueError("nothing to merge")
-    settings = _run_settings(reports[0]["config"])
+def _same_settings(reports: Sequence[dict], *skip: str) -> dict[str, Any]:
+    settings = _run_settings(reports[0]["config"], *skip)
     for r in reports[1:]:
-        other = _run_settings(r["config"])
+        other = _run_settings(r["config"], *skip)
         if other != settings:
             diff = sorted(k for k in settings.keys() | other.keys() if settings.get(k) != other.get(k))
             raise ValueError(f"the files come from different runs: they differ in {', '.join(diff)}")
+    return settings
+
+
+def _whole_run(reports: Sequence[dict]) -> list[EvalRecord]:
+    """The records of the shard reports of ONE run (same settings, shards 0..N-1 each exactly once)."""
+    _same_settings(reports)
     shards = [tuple(r["config"].get("shard", (0, 1))) for r in reports]
     counts = {n for _, n in shards}
     if len(counts) != 1:
@@ -124,4 +127,26 @@ def merge_reports(reports: Sequence[dict]) -> dict:
     keys = [(r.prompt, r.seed, r.method) for r in records]
     if len(set(keys)) != len(keys):
         raise ValueError("the shards overlap: some (prompt, seed, method) appears twice")
-    return build_report(records, {**settings, "shard": [0, 1], "merged_shards": n})
+    return records
+
+
+def merge_reports(reports: Sequence[dict]) -> dict:
+    """One report from the shard reports of one run, or of several runs that differ only in their methods (say
+    the slow peer run on its own, the others beside it) on the same prompts and seeds, joined method by method."""
+    if not reports:
+        raise ValueError("nothing to merge")
+    runs: dict[tuple[str, ...], list[dict]] = {}
+    for r in reports:
+        runs.setdefault(tuple(r["config"].get("methods", ())), []).append(r)
+    methods = [m for run in runs for m in run]
+    if len(set(methods)) != len(methods):
+        raise ValueError(f"two runs share a method ({', '.join(sorted(m for m in set(methods) if methods.count(m) > 1))}):"
+                         " merge the shards of one run, or runs of different methods")
+    settings = _same_settings(reports, "methods", "merged_shards")
+    parts = [_whole_run(run) for run in runs.values()]
+    items = [{(r.prompt, r.seed) for r in part} for part in parts]
+    if any(i != items[0] for i in items[1:]):
+        raise ValueError("the runs cover different prompts or seeds: join only runs of the same prompt list and seeds")
+    shards = [len(run) for run in runs.values()]
+    return build_report([r for part in parts for r in part], {
+        **settings, "methods": methods, "shard": [0, 1], "merged_shards": shards[0] if len(shards) == 1 else shards})
