@@ -19,7 +19,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
                              "agency prompts, for the paired score only)")
     source.add_argument("--prompts", type=Path, metavar="FILE", help="one prompt per line (parsed, then judged)")
     source.add_argument("--merge", type=Path, nargs="+", metavar="SHARD.json",
-                        help="join the --json reports of the shards of one run (generates nothing)")
+                        help="join the --json reports of the shards of one run, or of runs of different methods on "
+                             "the same prompts and seeds (generates nothing)")
     p.add_argument("--methods", default="baseline",
                    help="comma-separated: baseline, peer, lina, lina-fixed, lina-embedding, lina-latent, "
                         "lina-schedule, lina-gradient (latent guidance by a gradient step), "
