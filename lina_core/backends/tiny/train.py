@@ -17,6 +17,7 @@ from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ...defaults import DEFAULT_GUIDANCE
 from ...evaluation.run import canonical_graph, judge_image
 from ...imaging import grid, to_pil
 from ...sampling import sample
@@ -57,6 +58,8 @@ trailing spacing), and a parameter-free space-to-depth "VAE" (vae/) that folds {
 * Last judged sample grid (step {judge_step}, 4 train + 4 OOD prompts, 1 seed each): {judge}
 * Full evaluation: `python -m lina_core evaluate --backend tiny --split {{train,ood}} --seeds 4` (numbers in the
   project README).
+* Sampling: classifier-free guidance {guidance:g} (the project's default, `lina_core/defaults.py`): at 5 this model's
+  colours over-saturate and the judge misses stated colours and grounds.
 """
 
 GRID_PER_SPLIT = 4
@@ -209,6 +212,6 @@ class Trainer:
         params = sum(p.numel() for p in self.params)
         (self.out / "README.md").write_text(CARD.format(
             steps=self.step, minutes=self.elapsed / 60, jitter=TRAIN_JITTER, params=params / 1e6, cfg=self.cfg,
-            vocab=len(self.components.tokenizer), size=IMAGE_SIZE,
+            vocab=len(self.components.tokenizer), size=IMAGE_SIZE, guidance=DEFAULT_GUIDANCE,
             judge=json.dumps({k: round(v, 3) for k, v in last.items() if k != "step"}), judge_step=last.get("step"),
         ))
