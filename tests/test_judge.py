@@ -4,7 +4,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -178,17 +177,3 @@ def test_blank_image_fails_everything_drawn() -> None:
     grey = np.full((64, 64, 3), 0.6, np.float32)
     v = judge(grey, case.csg)
     assert v.texture == 0.0 and not v.by_id()["shadow_ball"].passed
-
-
-def test_fast(fixed_scenes) -> None:
-    """Target < 5 ms per 64x64 image: CPU time (a busy shared machine stretches wall time), best of 5."""
-    times = []
-    for s in fixed_scenes["jitter"][:10]:
-        image = vj.cases(s)[0].image
-        best = np.inf
-        for _ in range(5):
-            t0 = time.process_time()
-            judge(image, s.judged)
-            best = min(best, time.process_time() - t0)
-        times.append(best)
-    assert float(np.median(times)) < 0.01
