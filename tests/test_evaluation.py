@@ -229,7 +229,8 @@ def test_merge_refuses_shards_of_different_runs_missing_shards_and_overlaps() ->
 
 
 def test_merge_joins_runs_of_different_methods_on_the_same_items_only() -> None:
-    whole = _report((0, 1), [record(EATS, 0, True, "peer"), record(EATEN, 0, True, "peer")], methods=("peer",))
+    peer = [record(EATS, 0, True, "peer"), record(EATEN, 0, True, "peer")]
+    whole = _report((0, 1), peer, methods=("peer",))
     halves = [_report((0, 2), [record(EATS, 0, True)]), _report((1, 2), [record(EATEN, 0, True)])]
     merged = merge_reports([*halves, whole])
     assert merged["config"]["methods"] == ["m", "peer"] and set(merged["summary"]) == {"m", "peer"}
@@ -239,7 +240,7 @@ def test_merge_joins_runs_of_different_methods_on_the_same_items_only() -> None:
     with pytest.raises(ValueError, match="different prompts or seeds"):
         merge_reports([_report((0, 1), [record(EATS, 0, True)]), whole])
     with pytest.raises(ValueError, match="differ in steps"):
-        merge_reports([*halves, _report((0, 1), [record(EATS, 0, True, "peer"), record(EATEN, 0, True, "peer")], steps=4, methods=("peer",))])
+        merge_reports([*halves, _report((0, 1), peer, steps=4, methods=("peer",))])
 
 
 def _comparable(report: dict) -> tuple[list[str], dict]:

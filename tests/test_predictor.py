@@ -115,7 +115,8 @@ def test_search_table_keeps_the_sampling_settings_it_was_judged_at(tmp_path: Pat
     d = json.loads((tmp_path / "search.json").read_text())
     del d["steps"], d["guidance"]  # a table from before the settings were stored: all were made at 20 and 5
     (tmp_path / "old.json").write_text(json.dumps(d))
-    assert (SearchTable.load(tmp_path / "old.json").steps, SearchTable.load(tmp_path / "old.json").guidance) == (20, 5.0)
+    old = SearchTable.load(tmp_path / "old.json")
+    assert (old.steps, old.guidance) == (20, 5.0)
 
 
 # -- the prompts and the search -------------------------------------------------------------------

@@ -140,8 +140,9 @@ def merge_reports(reports: Sequence[dict]) -> dict:
         runs.setdefault(tuple(r["config"].get("methods", ())), []).append(r)
     methods = [m for run in runs for m in run]
     if len(set(methods)) != len(methods):
-        raise ValueError(f"two runs share a method ({', '.join(sorted(m for m in set(methods) if methods.count(m) > 1))}):"
-                         " merge the shards of one run, or runs of different methods")
+        shared = ", ".join(sorted(m for m in set(methods) if methods.count(m) > 1))
+        raise ValueError(f"two runs share a method ({shared}): merge the shards of one run, "
+                         "or runs of different methods")
     settings = _same_settings(reports, "methods", "merged_shards")
     parts = [_whole_run(run) for run in runs.values()]
     items = [{(r.prompt, r.seed) for r in part} for part in parts]

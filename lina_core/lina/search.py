@@ -142,7 +142,8 @@ def _check_candidates(candidates: Sequence[InterventionSettings]) -> list[Interv
 
 
 def search(backend: Backend, prompts: Sequence[str], seeds: Sequence[int],
-           candidates: Sequence[InterventionSettings] | None = None, steps: int = 20, guidance: float = DEFAULT_GUIDANCE,
+           candidates: Sequence[InterventionSettings] | None = None, steps: int = 20,
+           guidance: float = DEFAULT_GUIDANCE,
            directions: PhysicsDirections | None = None) -> SearchTable:
     """Generate and judge every (prompt, candidate) at ``seeds``; ``candidates[0]`` must be all-off."""
     candidates = _check_candidates(candidates or candidate_grid())

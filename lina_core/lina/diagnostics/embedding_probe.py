@@ -206,7 +206,8 @@ def figure(cos: np.ndarray, names: list[str], in_texture: list[float], edits: Ta
 
 
 def run_embedding_probe(backend: Backend, n: int = len(EDIT_PROMPTS), seeds: Sequence[int] = (0, 1),
-                        steps: int = 20, guidance: float = DEFAULT_GUIDANCE, strength: float = 2.0, progress: bool = True):
+                        steps: int = 20, guidance: float = DEFAULT_GUIDANCE, strength: float = 2.0,
+                        progress: bool = True):
     """(report, figure): the direction structure and the edit test on the first ``n`` of ``EDIT_PROMPTS``."""
     if not 1 <= n <= len(EDIT_PROMPTS):
         raise ValueError(f"--n must be between 1 and {len(EDIT_PROMPTS)} for the embedding probe, got {n}")

@@ -131,7 +131,8 @@ def figure(table: Table, agreement: np.ndarray, settle: dict[str, list[int]], st
 
 
 def run_timing_probe(backend: Backend, n: int = 6, seeds: Sequence[int] = (0, 1), steps: int = 20,
-                     guidance: float = DEFAULT_GUIDANCE, strength: float = 1.0, window_count: int = 4, progress: bool = True):
+                     guidance: float = DEFAULT_GUIDANCE, strength: float = 1.0, window_count: int = 4,
+                     progress: bool = True):
     """(report, figure) over the first ``n`` OOD prompts (spread over subcategories)."""
     spans = windows(steps, window_count)
     samples = spread_prompts(ood_prompts(), n)
