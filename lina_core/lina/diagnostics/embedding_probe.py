@@ -31,14 +31,8 @@ from ...sampling import StepHook, sample
 from ...world.judge import Verdict
 from ...world.render import DEFAULT_COLOUR
 from ..embedding import (
-    EFFECT_TYPES,
-    PARENT_ROLES,
-    EmbeddingGuidance,
-    PhysicsDirections,
-    entity_vectors,
-    estimate_directions,
-    physics_pairs,
-    remove_texture,
+    EFFECT_TYPES, PARENT_ROLES, EmbeddingGuidance, PhysicsDirections, entity_vectors, estimate_directions,
+    physics_pairs, remove_texture,
 )
 from .report import ProbeReport, Table, rate
 
