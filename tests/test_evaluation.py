@@ -20,6 +20,7 @@ from lina_core.evaluation.methods import (
     LINA_VARIANTS, METHOD_NAMES, LinaMethod, lina_settings_for, make_methods, parse_method_names,
 )
 from lina_core.evaluation.paired import PARTNER_OF, find_pairs, is_swapped_pair, paired_scores, partner_samples
+from lina_core.evaluation.prompts import evaluation_prompts
 from lina_core.evaluation.records import EvalRecord, merge_reports, summarize
 from lina_core.evaluation.run import Shard, _partial_state, baseline
 from lina_core.lina.embedding import physics_pairs, texture_prompts
@@ -286,3 +287,18 @@ def test_evaluate_runs_the_peer_beside_the_baseline_on_the_same_seeds(tiny_env: 
     assert sorted((r["method"], r["seed"]) for r in report["records"]) == [
         ("baseline", 0), ("baseline", 1), ("peer", 0), ("peer", 1)]
     assert grid.is_file()
+
+
+def test_a_prompt_file_is_checked_line_by_line_before_any_model_loads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A refused line names its line number; words the parser cannot read are warned about (a French prompt
+    parsed to a lone table would otherwise score as if it were drawn right)."""
+    good = tmp_path / "good.txt"
+    good.write_text("# my prompts\n\na red ball on a small mirror\nun chat sur une table\n", encoding="utf-8")
+    with pytest.warns(UserWarning, match=r"line 4 \('un chat sur une table'\): Words not understood: 'un', 'chat'"):
+        samples = evaluation_prompts(prompts_file=good)
+    assert [s.prompt for s in samples] == ["a red ball on a small mirror", "un chat sur une table"]
+    huge = tmp_path / "huge.txt"
+    huge.write_text("a red ball on a small mirror\n" + "a red ball " * 100 + "\n", encoding="utf-8")
+    assert main(["evaluate", "--backend", "no-such-backend", "--prompts", str(huge)]) == 2
+    assert "huge.txt, line 2: The prompt is" in capsys.readouterr().err
