@@ -10,12 +10,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from lina_core.backends.tiny.model import build
 from lina_core.backends.tiny.tokenizer import words_of
 from lina_core.cli import main
 from lina_core.csg.parser import parse_prompt
 from lina_core.evaluation import methods as methods_module
+from lina_core.evaluation.images import image_path
 from lina_core.evaluation.methods import (
     LINA_VARIANTS, METHOD_NAMES, LinaMethod, lina_settings_for, make_methods, parse_method_names,
 )
@@ -274,6 +276,41 @@ def test_two_shards_merged_equal_one_run(tiny_env: Path, tmp_path: Path,
     assert _comparable(json.loads(merged.read_text())) == _comparable(one)
     assert {m: s["paired"]["pairs"] for m, s in one["summary"].items()} == {"baseline": 1, "lina-latent": 1}
     assert all(r["seconds"] > 0 for r in one["records"])
+
+
+def test_stored_images_are_rejudged_by_the_current_judge(tiny_env: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``--images`` keeps every image; ``--rejudge`` scores them again without generating: unchanged images
+    give the same records, an image made blank is scored as blank, and a missing image is named."""
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(f"{MIRROR}\n{EATS}\n")
+    report, images = tmp_path / "run.json", tmp_path / "images"
+    assert main(["evaluate", "--prompts", str(prompts), "--methods", "baseline,lina-latent", "--seeds", "2",
+                 "--steps", str(STEPS), "--images", str(images), "--json", str(report)]) == 0
+    assert len(list(images.glob("*/*.png"))) == 8
+    again = tmp_path / "again.json"
+    assert main(["evaluate", "--rejudge", str(report), "--json", str(again)]) == 0
+    assert _comparable(json.loads(again.read_text())) == _comparable(json.loads(report.read_text()))
+
+    run = json.loads(report.read_text())
+    blank = next(r for r in run["records"] if r["method"] == "baseline" and r["prompt"] == MIRROR and r["seed"] == 1)
+    path = image_path(images, "baseline", MIRROR, 1)
+    Image.new("RGB", Image.open(path).size, (150, 150, 150)).save(path)
+    assert main(["evaluate", "--rejudge", str(report), "--json", str(again)]) == 0
+    rescored = {(r["method"], r["prompt"], r["seed"]): r for r in json.loads(again.read_text())["records"]}
+    assert rescored["baseline", MIRROR, 1]["texture"] == 0.0 != blank["texture"]
+    assert rescored["baseline", MIRROR, 1]["seconds"] == blank["seconds"]
+    assert rescored["baseline", MIRROR, 0]["nodes"] == next(
+        r for r in run["records"] if r["method"] == "baseline" and r["prompt"] == MIRROR and r["seed"] == 0)["nodes"]
+
+    path.unlink()
+    capsys.readouterr()
+    assert main(["evaluate", "--rejudge", str(report)]) == 2
+    assert "baseline: 1" in capsys.readouterr().err
+    bare = tmp_path / "bare.json"
+    bare.write_text(json.dumps({**run, "config": {k: v for k, v in run["config"].items() if k != "images"}}))
+    assert main(["evaluate", "--rejudge", str(bare)]) == 2
+    assert "re-run the evaluation with --images" in capsys.readouterr().err
 
 
 def test_evaluate_runs_the_peer_beside_the_baseline_on_the_same_seeds(tiny_env: Path, tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """The `evaluate` command: judge scores per category and method as a table, a JSON report and a sample grid;
-``--shard K/N`` runs one slice of the work and ``--merge`` joins the slices' reports."""
+``--shard K/N`` runs one slice of the work and ``--merge`` joins the slices' reports; ``--images DIR`` keeps
+every image so that ``--rejudge`` can score the run again with a changed judge."""
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     source.add_argument("--merge", type=Path, nargs="+", metavar="SHARD.json",
                         help="join the --json reports of the shards of one run, or of runs of different methods on "
                              "the same prompts and seeds (generates nothing)")
+    source.add_argument("--rejudge", type=Path, metavar="REPORT.json",
+                        help="score a report's stored images (--images) again with the current judge (generates "
+                             "nothing; timings kept)")
     p.add_argument("--methods", default="baseline",
                    help="comma-separated: baseline, peer, lina, lina-fixed, lina-embedding, lina-latent, "
                         "lina-schedule, lina-gradient (latent guidance by a gradient step), "
@@ -32,6 +36,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="evaluate only slice K (from 0) of N of the (prompt, seed) list; join with --merge")
     p.add_argument("--json", type=Path, metavar="OUT.json", help="write the settings, the summary and every record")
     p.add_argument("--grid", type=Path, metavar="OUT.png", help="write a grid of the images this process generated")
+    p.add_argument("--images", type=Path, metavar="DIR",
+                   help="write every generated image as DIR/METHOD/*.png (shards may share DIR); with --rejudge: "
+                        "where the images are, if not where the report says")
 
 
 def _write(report: dict, path: Path | None) -> None:
@@ -49,12 +56,24 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rejudge(args: argparse.Namespace) -> int:
+    from .images import images_root, rejudge
+    from .records import load_report
+
+    report = load_report(args.rejudge)
+    _write(rejudge(report, images_root(report, args.rejudge, args.images)), args.json)
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.merge:
         return _merge(args)
+    if args.rejudge:
+        return _rejudge(args)
     from ..backends.registry import load_backend
     from ..imaging import grid, to_pil
     from ..world.prompts import train_prompts_examples
+    from .images import ImageStore
     from .methods import make_methods, parse_method_names
     from .paired import partner_samples
     from .prompts import evaluation_prompts
@@ -70,10 +89,13 @@ def _run(args: argparse.Namespace) -> int:
         samples += partner_samples(samples, train_prompts_examples())
     backend = load_backend(args.backend)
     rows, captions = [], []
+    store = ImageStore(args.images) if args.images else None
 
-    def keep(sample, method, images):
+    def keep(sample, method, seeds, images):
         rows.append([to_pil(im) for im in images])
         captions.append(f"{method}: {sample.prompt}")
+        if store:
+            store(sample, method, seeds, images)
 
     items = shard.take(work_items(samples, range(args.seeds)))
     records, is_main = evaluate_distributed(backend, items, make_methods(names), steps=args.steps,
@@ -82,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     config = {"backend": backend.name, "prompts": str(args.prompts) if args.prompts else f"split:{args.split}",
               "seeds": args.seeds, "steps": args.steps, "guidance": args.guidance, "methods": names,
-              "shard": [shard.index, shard.count]}
+              "shard": [shard.index, shard.count], **({"images": str(args.images)} if args.images else {})}
     _write(build_report(records, config), args.json)
     if args.grid and rows:
         grid(rows, scale=2, captions=captions).save(args.grid)

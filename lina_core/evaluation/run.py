@@ -29,15 +29,17 @@ T = TypeVar("T")
 # A method turns a laid-out graph and seeds into images [B, 3, H, W] in [0, 1]. One that needs a one-off
 # set-up may also have ``prepare(backend)``; evaluation calls it before timing anything.
 Method = Callable[[Backend, CSG, Sequence[int], int, float], torch.Tensor]
+# Called with each batch a method generated: the prompt, the method's name, the seeds and the images.
+OnImages = Callable[[PromptSample, str, Sequence[int], torch.Tensor], None]
 
 
 def baseline(backend: Backend, csg: CSG, seeds: Sequence[int], steps: int, guidance: float) -> torch.Tensor:
     return sample(backend, [csg.prompt] * len(seeds), seeds, steps=steps, guidance_scale=guidance).images
 
 
-def judge_image(image: torch.Tensor, csg: CSG) -> Verdict:
-    """Judge a generated image [3, H, W] in [0, 1] against its graph, at the judge's resolution."""
-    pil = to_pil(image)
+def judge_image(image: torch.Tensor | Image.Image, csg: CSG) -> Verdict:
+    """Judge a generated image ([3, H, W] in [0, 1], or as stored) against its graph, at the judge's resolution."""
+    pil = image if isinstance(image, Image.Image) else to_pil(image)
     if pil.size != (JUDGE_SIZE, JUDGE_SIZE):
         pil = pil.resize((JUDGE_SIZE, JUDGE_SIZE), Image.BILINEAR)
     return judge(pil, csg)
@@ -114,7 +116,7 @@ def evaluate_items(
     methods: dict[str, Method],
     steps: int = 20,
     guidance: float = DEFAULT_GUIDANCE,
-    on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
+    on_images: OnImages | None = None,
 ) -> list[EvalRecord]:
     """Judge every method on every item; consecutive items of one prompt are generated as one batch."""
     records: list[EvalRecord] = []
@@ -127,7 +129,7 @@ def evaluate_items(
         for name, method in methods.items():
             images, seconds = timed(lambda: method(backend, csg, seeds, steps, guidance), backend.device)
             if on_images:
-                on_images(s, name, images)
+                on_images(s, name, seeds, images)
             for seed, image in zip(seeds, images):
                 verdict = judge_image(image, csg)
                 records.append(EvalRecord(
@@ -146,7 +148,7 @@ def evaluate(
     methods: dict[str, Method],
     steps: int = 20,
     guidance: float = DEFAULT_GUIDANCE,
-    on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
+    on_images: OnImages | None = None,
 ) -> list[EvalRecord]:
     """Every method on every prompt at every seed (all seeds of a prompt in one batch)."""
     return evaluate_items(backend, work_items(samples, seeds), methods, steps, guidance, on_images)
@@ -167,7 +169,7 @@ def evaluate_distributed(
     methods: dict[str, Method],
     steps: int = 20,
     guidance: float = DEFAULT_GUIDANCE,
-    on_images: Callable[[PromptSample, str, torch.Tensor], None] | None = None,
+    on_images: OnImages | None = None,
 ) -> tuple[list[EvalRecord], bool]:
     """(all records, whether this is the main process). Under ``accelerate launch`` with several processes
     each evaluates its contiguous share (``split_between_processes``) and the records are gathered on every
