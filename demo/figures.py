@@ -41,12 +41,12 @@ def trajectory_strip(trajectory: dict[int, torch.Tensor], final: torch.Tensor) -
 
 
 def verdict_rows(baseline: Verdict, lina: Verdict) -> list[list[str]]:
-    """One row per judged node: ✓/✗ and the judge's reason for the baseline and for LINA."""
+    """One row per node: ✓/✗ (– where the image cannot show it) and the judge's reason, baseline and LINA."""
     theirs = lina.by_id()
     rows = []
     for node in baseline.nodes:
         other = theirs.get(node.node_id)
-        mark = lambda v: ("✓ " if v.passed else "✗ ") + v.reason  # noqa: E731
+        mark = lambda v: ("– " if not v.judged else "✓ " if v.passed else "✗ ") + v.reason  # noqa: E731
         rows.append([node.node_id, node.kind, mark(node), mark(other) if other else ""])
     return rows
 

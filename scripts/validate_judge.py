@@ -12,8 +12,9 @@ says) and judging the image against the *original* graph:
 Every case is also judged after blur (radius 1 px) and noise (sigma 0.05), as a small generator
 would draw it, and in two layouts: "matched" renders laid out at jitter 1 and judged against that
 same layout, and "jitter" renders laid out at the training jitter (0.5, some mirrored) but judged
-against the prompt's canonical layout, as the tiny model's samples are. Pure-noise and blank images
-must score (nearly) nothing. Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
+against the prompt's canonical layout, as the tiny model's samples are. Checks the judge declares not
+judgeable (a shadow on a thin support, a sliver of reflection) are left out of both rates and counted
+apart. Pure-noise and blank images must score (nearly) nothing. Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
 """
 from __future__ import annotations
 
@@ -226,16 +227,25 @@ class Tally:
     caught: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     failures: list[tuple[Case, Verdict]] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)  # counterfactuals left out as invisible, per kind
+    # checks the judge declared not judgeable (left out of the rates): per node type on correct renders,
+    # per kind as counterfactual targets
+    abstained: Counter[str] = field(default_factory=Counter)
+    abstained_targets: Counter[str] = field(default_factory=Counter)
 
     def add(self, case: Case, verdict: Verdict) -> None:
         nodes = verdict.by_id()
         if case.kind == "correct":
             for n in verdict.nodes:
                 key = _node_type(case.csg, n.node_id, n.kind)
+                if not n.judged:
+                    self.abstained[key] += 1
+                    continue
                 self.node_pass[key][0] += n.passed
                 self.node_pass[key][1] += 1
             if not verdict.passed:
                 self.failures.append((case, verdict))
+        elif not nodes[case.target].judged:
+            self.abstained_targets[case.kind] += 1
         else:
             hit = not nodes[case.target].passed
             self.caught[case.kind][0] += hit
@@ -342,10 +352,20 @@ def summary(tallies: dict[str, Tally]) -> str:
     for mode in MODES:
         clean, noisy = tallies[f"{mode} clean"], tallies[f"{mode} noisy"]
         kept, dropped = sum(n for _, n in clean.caught.values()), sum(clean.dropped.values())
+        checks = sum(n for _, n in clean.node_pass.values())
         lines.append(f"{mode:8s} correct renders pass {clean.node_rate():.3f} clean, {noisy.node_rate():.3f} degraded; "
                      f"counterfactuals caught {clean.catch_rate():.3f} clean, {noisy.catch_rate():.3f} degraded "
                      f"({kept} judged; {dropped} left out as invisible: fewer than 6 pixels change by 32+ levels)")
+        lines.append(f"{'':8s} not judgeable, left out above: {abstained(clean.abstained, checks)} node checks on "
+                     f"correct renders, {abstained(clean.abstained_targets, kept)} counterfactual targets")
     return "\n".join(lines)
+
+
+def abstained(counts: Counter[str], judged: int) -> str:
+    """How many checks the judge declared not judgeable (of all checks made), and of what kind."""
+    n = sum(counts.values())
+    what = ", ".join(f"{k} {c}" for k, c in sorted(counts.items()))
+    return f"{n} of {n + judged} ({n / max(n + judged, 1):.1%}{': ' + what if what else ''})"
 
 
 def _rate(pn: list[int]) -> str:

@@ -6,9 +6,11 @@ import random
 import sys
 from pathlib import Path
 
-from lina_core.world import contact_sheet
-from lina_core.world.prompts import CATEGORIES, ood_prompts, sample_prompt
-from lina_core.world.stream import make_scene
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lina_core.world import contact_sheet  # noqa: E402
+from lina_core.world.prompts import CATEGORIES, ood_prompts, sample_prompt  # noqa: E402
+from lina_core.world.stream import make_scene  # noqa: E402
 
 OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "assets/world_contact_sheet.png")
 

@@ -67,7 +67,7 @@ def test_generate_same_seed_same_baseline_and_interventions_change_lina(client):
     assert "by gradient" in by_gradient[3] and "by projection" in first[3]
     rows = first[4]["data"]
     assert {r[0] for r in rows} >= {"ball", "mirror", "reflection_ball"}
-    assert all(r[2][0] in "✓✗" and r[3][0] in "✓✗" for r in rows)
+    assert all(r[2][0] in "✓✗–" and r[3][0] in "✓✗–" for r in rows)
 
 
 def test_all_interventions_off_reproduces_the_baseline(client):

@@ -291,8 +291,14 @@ def test_stored_images_are_rejudged_by_the_current_judge(tiny_env: Path, tmp_pat
     again = tmp_path / "again.json"
     assert main(["evaluate", "--rejudge", str(report), "--json", str(again)]) == 0
     assert _comparable(json.loads(again.read_text())) == _comparable(json.loads(report.read_text()))
+    elsewhere = tmp_path / "sub" / "moved.json"  # written elsewhere, the report still finds the images
+    elsewhere.parent.mkdir()
+    assert main(["evaluate", "--rejudge", str(report), "--json", str(elsewhere)]) == 0
+    assert json.loads(elsewhere.read_text())["config"]["images"] == "../images"
+    assert main(["evaluate", "--rejudge", str(elsewhere)]) == 0
 
     run = json.loads(report.read_text())
+    assert run["config"]["images"] == "images"  # beside the report: the two move together
     blank = next(r for r in run["records"] if r["method"] == "baseline" and r["prompt"] == MIRROR and r["seed"] == 1)
     path = image_path(images, "baseline", MIRROR, 1)
     Image.new("RGB", Image.open(path).size, (150, 150, 150)).save(path)

@@ -9,9 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lina_core.csg import Region
+from lina_core.csg.layout import assign_layout
 from lina_core.csg.parser import parse_prompt
+import lina_core.world.judge as J
 from lina_core.world.judge import Verdict, as_array, judge
 from lina_core.world.prompts import ood_prompts, train_prompts_examples
+from lina_core.world.render import render
 
 _SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "validate_judge.py"
 _spec = importlib.util.spec_from_file_location("validate_judge", _SCRIPT)
@@ -45,6 +49,15 @@ def test_correct_renders_pass(tallies, mode: str) -> None:
     clean, noisy, _ = tallies[mode]
     assert clean.node_rate() >= 0.95, vj.table({"clean": clean})
     assert noisy.node_rate() >= 0.9, vj.table({"noisy": noisy})
+    assert_few_abstentions(clean)
+
+
+def assert_few_abstentions(t: "vj.Tally") -> None:
+    """Checks the judge calls not judgeable are left out of the rates: they must stay rare."""
+    checks = sum(n for _, n in t.node_pass.values())
+    targets = sum(n for _, n in t.caught.values())
+    assert sum(t.abstained.values()) <= 0.05 * checks, t.abstained
+    assert sum(t.abstained_targets.values()) <= 0.08 * targets, t.abstained_targets
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -59,13 +72,14 @@ def test_counterfactuals_fail_the_right_node(tallies, mode: str) -> None:
 @pytest.mark.slow
 def test_random_sample_targets() -> None:
     """The script's random sample (50 train + 50 OOD prompts and the fixed lists, seed 0; minutes). Measured
-    0.95 correct / 0.93 caught clean in both modes: asserted a little below as a guard against regressions
-    (the 0.95 catch target is met on the fixed prompts above, not yet on this sample)."""
+    0.964 / 0.967 correct and 0.957 / 0.947 caught clean (matched / jitter), 0.92 / 0.91 degraded: asserted a
+    little below as a guard against regressions, with the checks called not judgeable kept rare."""
     for mode in MODES:
         clean, noisy, _ = vj.validate(vj.scenes(50, 0, mode), seed=0)
-        assert clean.node_rate() >= 0.94 and noisy.node_rate() >= 0.89, vj.table({"clean": clean, "noisy": noisy})
-        assert clean.catch_rate() >= 0.92 and noisy.catch_rate() >= 0.87, vj.table({"clean": clean, "noisy": noisy})
+        assert clean.node_rate() >= 0.95 and noisy.node_rate() >= 0.91, vj.table({"clean": clean, "noisy": noisy})
+        assert clean.catch_rate() >= 0.94 and noisy.catch_rate() >= 0.9, vj.table({"clean": clean, "noisy": noisy})
         assert sum(clean.dropped.values()) <= 0.05 * sum(n for _, n in clean.caught.values()), clean.dropped
+        assert_few_abstentions(clean)
 
 
 def test_meaningless_images_score_nothing(fixed_scenes) -> None:
@@ -120,9 +134,51 @@ def test_side_light_is_not_a_shadow() -> None:
 
 
 def test_shadow_side_is_named() -> None:
-    case = _case("a red ball on a table, lit from the right", 1, "side")
+    case = _case("a red ball on a table, lit from the right", 0, "side")
     node = judge(case.image, case.csg).by_id()["shadow_ball"]
     assert not node.passed and node.reason == "shadow on the right, expected left"
+
+
+def test_a_neighbours_shadow_is_no_evidence_either_way() -> None:
+    """Two cups side by side, lit from the right: the right cup's shadow falls beside the left one, where the
+    left cup's shadow would be if the light were on the other side; the left cup's shadow still passes."""
+    case = _case("a cup right of a pink cup, with light from the right", 0, "correct")
+    nodes = judge(case.image, case.csg).by_id()
+    assert nodes["shadow_cup"].passed and nodes["shadow_cup_2"].passed, (nodes["shadow_cup"], nodes["shadow_cup_2"])
+
+
+def test_a_shadow_no_image_could_show_is_left_out_of_the_score() -> None:
+    """A ball on a cube of its width casts its shadow on the cube's thin top and edge: the judge says it cannot
+    judge it, so drawing that shadow or not cannot change the score; the cube's own shadow is still judged."""
+    verdicts = {}
+    for kind in ("correct", "removed"):
+        case = _case("a green ball on top of a red cube, lit from the right", 0, kind,
+                     target=None if kind == "correct" else "shadow_ball")
+        verdicts[kind] = v = judge(case.image, case.csg)
+        node = v.by_id()["shadow_ball"]
+        assert not node.judged and node.verdict is None and "not judgeable" in node.reason
+        assert v.by_id()["shadow_cube"].judged
+    assert verdicts["correct"].physical == verdicts["removed"].physical == 1.0
+
+
+@pytest.mark.parametrize("light, side", [("from above", "below it"), ("from the right", "on the left")])
+def test_a_shadow_at_the_image_edge(light: str, side: str) -> None:
+    """A ball moved to the left edge: the shadow's parts are clipped to the image (a part past the edge is
+    empty, not the whole row), and the shadow drawn there is still seen."""
+    g = assign_layout(parse_prompt(f"a red ball on the floor, lit {light}"), seed=0, jitter=0.0)
+    ball, shadow = g.node("ball"), g.node("shadow_ball")
+    dx = -ball.region.x0
+    ball.region = Region(0.0, ball.region.y0, ball.region.x1 + dx, ball.region.y1)
+    r = shadow.region
+    shadow.region = Region(max(r.x0 + dx, 0.0), r.y0, max(r.x1 + dx, 0.02), r.y1)
+    image = render(g, size=64, seed=0).image
+    node = judge(image, g).by_id()["shadow_ball"]
+    assert node.passed and node.judged and node.reason == f"shadow of the ball {side}", node
+    v = J._view(image, g)
+    found = J._present(v, ball)
+    reach = found.box[2] + 1.1 * max(found.height, ball.region.height * 64)
+    for part, boxes in J._cast(v, ball, found, shadow).parts.items():
+        assert all(0 <= c.start <= c.stop <= reach for _, c in boxes), (part, boxes)
 
 
 def test_fill_level_is_estimated() -> None:

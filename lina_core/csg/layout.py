@@ -167,9 +167,23 @@ def _candidates(csg: CSG, nid: str) -> list[tuple[str, str]]:
     out += [("in", p.id) for p in csg.parents(nid, EdgeType.CONTAINS) if isinstance(p, Entity)]
     out += [("on", p.id) for p in csg.parents(nid, EdgeType.SUPPORTS) if isinstance(p, Entity)]
     located = [(csg.relation(nid, c.id) or "near", c.id) for c in csg.children(nid, EdgeType.LOCATED_AT)]
+    located = [(rel, ref) for rel, ref in located if not _lifted(csg, rel, ref)]
+    located += [("above", p.id) for p in csg.parents(nid, EdgeType.LOCATED_AT)
+                if _lifted(csg, csg.relation(p.id, nid) or "near", nid)]
     rank = {r: i for i, r in enumerate(RELATIONS)}
     out += sorted(located, key=lambda rc: rank.get(rc[0], len(rank)))
     return out
+
+
+def _lifted(csg: CSG, rel: str, ref: str) -> bool:
+    """"X under Y" with Y standing free reads as "Y above X": drawn at Y's foot, one would hide the other.
+    Under a table (a support) stays between its legs; Y on, in or held by something stays where it is."""
+    if rel not in ("under", "below"):
+        return False
+    node = csg.node(ref)
+    return (isinstance(node, Entity) and category(node.cls) != Category.SUPPORT
+            and not any(csg.parents(ref, t) for t in (EdgeType.SUPPORTS, EdgeType.CONTAINS, EdgeType.ACTS_ON))
+            and not any(e.params.get("patient") == ref for e in csg.effects(EffectType.ACTION)))
 
 
 def _is_ancestor(parent: dict[str, tuple[str, str]], nid: str, ref: str) -> bool:

@@ -57,11 +57,14 @@ def _merge(args: argparse.Namespace) -> int:
 
 
 def _rejudge(args: argparse.Namespace) -> int:
-    from .images import images_root, rejudge
+    from .images import images_root, images_setting, rejudge
     from .records import load_report
 
     report = load_report(args.rejudge)
-    _write(rejudge(report, images_root(report, args.rejudge, args.images)), args.json)
+    root = images_root(report, args.rejudge, args.images)
+    out = rejudge(report, root)
+    out["config"]["images"] = images_setting(root, args.json)  # still found from where the new report is
+    _write(out, args.json)
     return 0
 
 
@@ -73,7 +76,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..backends.registry import load_backend
     from ..imaging import grid, to_pil
     from ..world.prompts import train_prompts_examples
-    from .images import ImageStore
+    from .images import ImageStore, images_setting
     from .methods import make_methods, parse_method_names
     from .paired import partner_samples
     from .prompts import evaluation_prompts
@@ -104,7 +107,9 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     config = {"backend": backend.name, "prompts": str(args.prompts) if args.prompts else f"split:{args.split}",
               "seeds": args.seeds, "steps": args.steps, "guidance": args.guidance, "methods": names,
-              "shard": [shard.index, shard.count], **({"images": str(args.images)} if args.images else {})}
+              "shard": [shard.index, shard.count]}
+    if args.images:
+        config["images"] = images_setting(args.images, args.json)
     _write(build_report(records, config), args.json)
     if args.grid and rows:
         grid(rows, scale=2, captions=captions).save(args.grid)

@@ -3,6 +3,7 @@ re-scores a whole run in seconds (``evaluate --rejudge REPORT.json``) instead of
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
@@ -35,17 +36,22 @@ class ImageStore:
             to_pil(image).save(path)
 
 
+def images_setting(images: Path, report: Path | None) -> str:
+    """The images folder as the report records it: relative to the report's folder, so that the two can move
+    together (as given when there is no report file)."""
+    return os.path.relpath(images, report.parent) if report is not None else str(images)
+
+
 def images_root(report: dict, report_path: Path, given: Path | None = None) -> Path:
-    """The folder a report's images were written to: ``given``, else the report's own setting, read from
-    the working directory or, failing that, beside the report."""
+    """The folder a report's images were written to: ``given``, else the report's own setting (relative to
+    the report's folder)."""
     if given is not None:
         return given
     stored = report["config"].get("images")
     if not stored:
         raise ValueError(f"{report_path} keeps no images (it was not run with --images); "
                          "re-run the evaluation with --images DIR to make it re-judgeable")
-    here = Path(stored)
-    return here if here.is_dir() or here.is_absolute() else report_path.parent / here
+    return Path(report_path).parent / stored
 
 
 def rejudge(report: dict, root: Path) -> dict:

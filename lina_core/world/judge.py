@@ -48,6 +48,7 @@ _GROUND_AREA = 0.4  # fraction of a ground band's pixels in its colour
 _HORIZON_STEP = 0.06  # colour step between backdrop and ground that shows a ground at all
 _FILL_TOL = 0.15
 _SHADOW_DARK = 0.12  # relative darkening that counts as a shadow
+_NARROW_SUPPORT = 0.6  # object width / support width above which its shadow cannot be seen on it
 _REFLECTION_AREA = 0.2
 # How far (0 = plain surface, 1 = the object itself) a reflection pixel moves towards the object:
 # water shows a dark, rippled copy, a mirror a bright one.
@@ -70,13 +71,26 @@ class NodeVerdict:
     passed: bool
     score: float  # confidence in [0, 1] that the node is drawn right
     reason: str
+    # False: the image cannot show it (a shadow on a thin support, in another shadow or with too little ground
+    # beside it, a reflection too small to judge): left out of every score; ``passed`` is then True, never a fail
+    judged: bool = True
+
+    @property
+    def verdict(self) -> bool | None:
+        """Passed or failed, or None when not judgeable."""
+        return self.passed if self.judged else None
+
+
+def _unjudged(node_id: str, reason: str) -> NodeVerdict:
+    """Left out of every score (counted neither as a pass nor as a fail) and shown as not judgeable."""
+    return NodeVerdict(node_id, "effect", True, 0.5, reason, judged=False)
 
 
 @dataclass
 class Verdict:
     nodes: list[NodeVerdict]
-    physical: float  # fraction of effect and relation checks passing
-    texture: float  # fraction of entities present with the right colour
+    physical: float  # fraction of the judged effect and relation checks passing
+    texture: float  # fraction of the judged entities present with the right colour
     passed: bool
 
     def by_id(self) -> dict[str, NodeVerdict]:
@@ -383,12 +397,17 @@ def _cut_reflection(v: _View, found: dict[str, Found | None], eff: Effect) -> No
     if f is None or surf is None or surf.region is None:
         return
     line = v.horizon if _is_ground(v, surf) else int(round(v.box(surf.region)[1]))
+    found[obj.id] = _above(f, line)
+
+
+def _above(f: Found, line: int) -> Found:
+    """The found thing's pixels above row ``line`` (unchanged if it has none there)."""
     mask = f.mask.copy()
     mask[max(line, 0):] = False
-    if mask.any():
-        ys, xs = np.nonzero(mask)
-        found[obj.id] = Found(f.id, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)),
-                              mask, f.coverage)
+    if not mask.any():
+        return f
+    ys, xs = np.nonzero(mask)
+    return Found(f.id, (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), mask, f.coverage)
 
 
 def _reach(v: _View, ent: Entity) -> tuple[float, float]:
@@ -654,21 +673,6 @@ def _rest(v: _View, obj: Entity, shadow: Effect) -> float:
     return line
 
 
-def _span_at(f: Found, row: int, x: int) -> tuple[int, int]:
-    """Columns of the found thing's top rows, the run nearest ``x`` (a table's top, not the floor of its colour)."""
-    cols = ndimage.binary_closing(f.mask[row:row + 3].any(axis=0), structure=np.ones(5, bool))
-    if not cols.any():
-        return int(f.box[0]), int(np.ceil(f.box[2]))
-    xs = np.nonzero(cols)[0]
-    x = int(np.clip(x, xs.min(), xs.max()))
-    lo = hi = xs[np.abs(xs - x).argmin()]
-    while lo - 1 >= 0 and cols[lo - 1]:
-        lo -= 1
-    while hi + 1 < len(cols) and cols[hi + 1]:
-        hi += 1
-    return int(lo), int(hi + 1)
-
-
 def _raised(v: _View, sup: Entity) -> bool:
     """A support above the ground (table, cube): a shadow on it ends at its edges. Mirrors lie flat."""
     return not is_reflective(sup.cls) and not _is_ground(v, sup)
@@ -683,78 +687,171 @@ def _others(v: _View, keep: set[str]) -> Array:
     return ndimage.binary_dilation(out) if out.any() else out
 
 
+@dataclass
+class _Cast:
+    """Where a found object's shadow may fall, as the layout places it, as pixel boxes per part: beside
+    it on each side (as long as a side light's shadow) in the rows from its base down, and under each
+    half of it (where a top light's shadow shows, and where a side light's starts)."""
+
+    parts: dict[str, list[tuple[slice, slice]]]
+
+
+def _shadow_side(eff: Effect) -> str:
+    """"left", "right" or "below" (any other side, e.g. a light's "top", casts the shadow under the object)."""
+    side = eff.params.get("side")
+    return side if side in ("left", "right") else "below"
+
+
+def _cast(v: _View, obj: Entity, fo: Found, eff: Effect) -> _Cast:
+    x0, x1 = int(np.floor(fo.box[0])), int(np.ceil(fo.box[2]))
+    oh = max(fo.height, obj.region.height * v.h, 2.0)  # a person found by the shirt alone is taller than that
+    rest = _rest(v, obj, eff)
+    base = int(round(rest))
+    thick = max(0.03 * v.h, 0.18 * oh)
+    length = int(round(0.85 * 1.1 * oh))  # the shortest side shadow the layout draws
+    inset = int(round(0.1 * (x1 - x0)))
+    cx = (x0 + x1) // 2
+    rows = lambda a, b: slice(min(max(a, 0), v.h), min(max(b, a, 0), v.h))  # noqa: E731
+    cols = lambda a, b: slice(min(max(a, 0), v.w), min(max(b, a, 0), v.w))  # noqa: E731  (never negative)
+    beside = rows(base - 1, max(int(np.ceil(rest + thick)), base + 2))
+    under = rows(base, max(int(np.ceil(rest + 0.6 * thick)), base + 2))
+    tails = {"tail_left": (beside, cols(x0 - length, x0 - 1)), "tail_right": (beside, cols(x1 + 1, x1 + length))}
+    halves = {"under_left": (under, cols(x0 + inset, cx)), "under_right": (under, cols(cx, x1 - inset))}
+    parts = {k: [box] for k, box in {**tails, **halves}.items()}
+    parts["left"] = [(beside, cols(x0 - length, x0)), (under, cols(x0, cx))]
+    parts["right"] = [(beside, cols(x1, x1 + length)), (under, cols(cx, x1))]
+    return _Cast(parts)
+
+
+def _receiver(v: _View, obj: Entity, fo: Found, cast: _Cast) -> tuple[Array, Array, Array]:
+    """Pixels a shadow of ``obj`` can darken: the bare ground and what the object stands on, without other
+    things or the object itself; without (first) and with (second) the places of other shadows, since a
+    neighbour's shadow is no evidence either way; and their unshadowed brightness."""
+    keep = {obj.id}
+    on_support = np.zeros((v.h, v.w), bool)
+    for sup in v.csg.parents(obj.id, EdgeType.SUPPORTS):
+        fs = _present(v, sup) if isinstance(sup, Entity) and not _is_ground(v, sup) else None
+        if fs is not None:
+            keep.add(sup.id)
+            on_support |= ndimage.binary_erosion(fs.mask, structure=np.ones((1, 3), bool))
+    own = ndimage.binary_dilation(fo.mask)
+    own[int(round(fo.box[3])) + 1:] = False  # what looks like the object below its base is its shadow
+    recv = np.zeros((v.h, v.w), bool)
+    recv[v.horizon:] = True
+    recv = (recv & ~_others(v, keep) | on_support) & ~own
+    whole = recv.copy()
+    for other in v.csg.effects(EffectType.SHADOW):
+        o = _ent(v.csg, other.params.get("object"))
+        fother = _present(v, o) if o is not None and o.id != obj.id and o.region is not None else None
+        if fother is not None:
+            parts = _cast(v, o, _above(fother, int(round(_rest(v, o, other))) + 1), other).parts
+            side = _shadow_side(other)
+            for part in (side,) if side != "below" else ("under_left", "under_right"):
+                for box in parts[part]:
+                    recv[box] = False
+        elif o is not None and o.id != obj.id:  # not found: its shadow may still be drawn where the layout put it
+            x0, y0, x1, y1 = v.box(other.region)
+            recv[max(int(y0) - 1, 0):int(np.ceil(y1)) + 1, max(int(x0) - 2, 0):int(np.ceil(x1)) + 2] = False
+    zones = np.zeros((v.h, v.w), bool)
+    for boxes in cast.parts.values():
+        for box in boxes:
+            zones[box] = True
+    return recv, whole, _reference(v, recv, on_support, zones)
+
+
+def _reference(v: _View, recv: Array, on_support: Array, zones: Array) -> Array:
+    """Unshadowed brightness per receiving pixel: the median of the same row's ground of the same band
+    outside every place a shadow may lie, or the brightest stretch of the support it is on."""
+    lum = _flat_lum(v)
+    ref = (v.bg @ _LUMA) / np.maximum(v.gain, 0.5)[None, :]
+    for y in np.nonzero((recv & zones).any(axis=1))[0]:
+        on = on_support[y] & recv[y]
+        if on.any():
+            ref[y][on] = np.sort(lum[y][on])[int(0.8 * (on.sum() - 1))]
+        for k in np.unique(v.band[zones[y]]):
+            ground = recv[y] & ~on & (v.band == k)
+            clear = ground & ~zones[y]
+            pick = clear if clear.sum() >= 4 else ground
+            if pick.sum() >= 4:
+                ref[y][ground] = np.median(lum[y][pick])
+    return ref
+
+
+def _flat_lum(v: _View) -> Array:
+    """Brightness with a side light's gradient taken out."""
+    return (v.raw @ _LUMA) / np.maximum(v.gain, 0.5)[None, :]
+
+
+def _part(shape: tuple[int, int], boxes: list[tuple[slice, slice]]) -> Array:
+    mask = np.zeros(shape, bool)
+    for box in boxes:
+        mask[box] = True
+    return mask
+
+
+def _covered(alone: Array, whole: Array, part: Array) -> bool:
+    """Most of the part lies inside other things' shadows: it shows nothing of this one's."""
+    n = int((whole & part).sum())
+    return n >= 3 and int((alone & part).sum()) < max(3, 0.4 * n)
+
+
+def _darkening(v: _View, alone: Array, ref: Array, part: Array) -> float | None:
+    """Mean relative darkening of the part's receiving pixels; None when too few show."""
+    sel = alone & part
+    if sel.sum() < 3:
+        return None
+    return float(1.0 - _flat_lum(v)[sel].mean() / max(float(ref[sel].mean()), 1e-3))
+
+
+def _on_narrow_support(v: _View, obj: Entity, fo: Found) -> bool:
+    """Stacked on another thing (a ball on a cube) or on a support hardly wider than itself: its shadow
+    falls on that thing's thin top face and edges, where it cannot be told from their own shading."""
+    for sup in v.csg.parents(obj.id, EdgeType.SUPPORTS):
+        fs = _present(v, sup) if isinstance(sup, Entity) and _raised(v, sup) else None
+        if fs is not None and (category(sup.cls) != Category.SUPPORT or fo.width >= _NARROW_SUPPORT * fs.width):
+            return True
+    return False
+
+
 def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
+    """The darkening where the layout's rule puts the shadow of the found object, against the same
+    rule on the other side: a side light's shadow lies beside the object away from the light, a top
+    light's under it with no tail to either side."""
     obj = _ent(v.csg, eff.params.get("object"))
     if obj is None or obj.region is None:
         return _fail(eff.id, "effect", "shadow without an object in the graph")
     fo = _present(v, obj)
     if fo is None:
         return _fail(eff.id, "effect", f"no {obj.cls} found to cast the shadow")
-    side = eff.params.get("side") or "below"
-    dark = _side_darkness(v, obj, fo, eff)
-    if dark is None:
-        return NodeVerdict(eff.id, "effect", True, 0.5, f"too little ground beside the {obj.cls} to judge its shadow")
-    left, right, below = dark
-    lateral = right - left  # > 0: darker on the right
-    below = below or 0.0
+    side = _shadow_side(eff)
+    unjudged = _unjudged(eff.id, f"too little ground beside the {obj.cls} to judge its shadow")
+    if _on_narrow_support(v, obj, fo):
+        return _unjudged(eff.id, f"the {obj.cls}'s shadow falls off its support's edge: not judgeable")
+    fo = _above(fo, int(round(_rest(v, obj, eff))) + 1)  # a dark shadow may look like the object's colour
+    cast = _cast(v, obj, fo, eff)
+    alone, whole, ref = _receiver(v, obj, fo, cast)
+    parts = {p: _part(alone.shape, boxes) for p, boxes in cast.parts.items()}
+    covered = {p for p, m in parts.items() if _covered(alone, whole, m)}
+    if covered & ({side} if side != "below" else {"under_left", "under_right"}):
+        return _unjudged(eff.id, f"the {obj.cls}'s shadow would fall inside another shadow: not judgeable")
+    dark = {p: None if p in covered else _darkening(v, alone, ref, m) for p, m in parts.items()}
     if side in ("left", "right"):
-        value = lateral if side == "right" else -lateral
+        other = "left" if side == "right" else "right"
+        here, there = dark[side], dark[other] or 0.0
+        if here is None:
+            return unjudged
+        value = min(here, here - there)
+        found = other if there >= _SHADOW_DARK and there > here else None
     else:
-        value = min(below, _SHADOW_DARK * 2 - abs(lateral))
-    found = "right" if lateral >= _SHADOW_DARK else "left" if lateral <= -_SHADOW_DARK else None
-    if found and found != side:
-        bad = f"shadow on the {found}, expected {side}"
-    else:
-        bad = f"no shadow of the {obj.cls} {'below it' if side == 'below' else 'on the ' + side}"
-    return _verdict(eff.id, "effect", value, _SHADOW_DARK, _SHADOW_DARK, f"shadow of the {obj.cls} on the {side}", bad)
-
-
-def _side_darkness(v: _View, obj: Entity, fo: Found, eff: Effect) -> tuple[float, float, float] | None:
-    """Relative darkening of the ground left of, right of and just under the found object's base,
-    each against the others; on a raised support only its found top counts (the shadow falls there).
-    None when one side has no ground to look at."""
-    h, w = v.h, v.w
-    rest = _rest(v, obj, eff)
-    base = int(round(rest))
-    thick = max(2.0, (eff.region.y1 - eff.region.y0 - 0.01) * h)
-    y0, y1 = max(base - 1, 0), min(max(int(np.ceil(rest + thick)), base + 2), h)
-    ox0, ox1 = int(np.floor(fo.box[0])), int(np.ceil(fo.box[2]))
-    reach = max(3, int(round(1.1 * obj.region.height * h - 0.5 * obj.region.width * w)))
-    lo, hi = 0, w
-    keep = {obj.id}
-    for sup in v.csg.parents(obj.id, EdgeType.SUPPORTS):
-        if isinstance(sup, Entity):
-            keep.add(sup.id)
-            fs = _present(v, sup) if _raised(v, sup) else None
-            if fs is not None:
-                lo, hi = _span_at(fs, int(_top(fs)), (ox0 + ox1) // 2)
-    lum = (v.raw[y0:y1] @ _LUMA) / np.maximum(v.gain, 0.5)[None, :]
-    own = fo.mask.copy()
-    own[base + 1:] = False  # what looks like the object below its base is its shadow
-    free = ~_others(v, keep)[y0:y1] & ~own[y0:y1]
-
-    def mean(a: int, b: int, rows: slice = slice(None)) -> float | None:
-        a, b = max(a, lo, 0), min(b, hi, w)
-        sel = free[rows, a:b] if b > a else np.zeros((0, 0), bool)
-        return float(lum[rows, a:b][sel].mean()) if b - a >= 2 and sel.sum() >= 3 else None
-
-    left, right = mean(ox0 - reach, ox0 - 1), mean(ox1 + 1, ox1 + reach)
-    if left is None or right is None:  # a narrow support: compare the halves just under the object
-        cx = (ox0 + ox1) // 2
-        band = slice(max(base - y0, 0), None)  # from the base down: the object's own edge is above it
-        left, right = mean(ox0, cx, band), mean(cx + 1, ox1, band)
-        if left is None or right is None:
-            return None
-        ref = max(left, right, 1e-3)
-        return 1 - left / ref, 1 - right / ref, None
-    q = max(1, (ox1 - ox0) // 4)
-    first = int(np.ceil(rest))  # the first row wholly below the object's base
-    under_rows = slice(max(first - y0, 0), max(int(np.ceil(rest + thick)), first + 1) - y0)
-    under = mean(ox0 + q, ox1 - q, under_rows)
-    beside = [x for x in (mean(ox0 - reach, ox0 - 1, under_rows), mean(ox1 + 1, ox1 + reach, under_rows)) if x]
-    ref = max(left, right, 1e-3)
-    below = 1 - under / max(max(beside), 1e-3) if under is not None and beside else 0.0
-    return 1 - left / ref, 1 - right / ref, below
+        halves = [d for d in (dark["under_left"], dark["under_right"]) if d is not None]
+        if not halves:
+            return unjudged
+        tails = {k: dark[f"tail_{k}"] or 0.0 for k in ("left", "right")}
+        value = min(min(halves), 2 * _SHADOW_DARK - max(tails.values()))
+        found = max(tails, key=tails.get) if max(tails.values()) >= _SHADOW_DARK else None
+    where = "below it" if side == "below" else f"on the {side}"
+    bad = f"shadow on the {found}, expected {side}" if found else f"no shadow of the {obj.cls} {where}"
+    return _verdict(eff.id, "effect", value, _SHADOW_DARK, _SHADOW_DARK, f"shadow of the {obj.cls} {where}", bad)
 
 
 # -- reflections ---------------------------------------------------------------------------------
@@ -839,7 +936,7 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
     like, decidable = _reflection_like(v.img, s.plain, src, s.water)
     use = inside & decidable
     if use.sum() < 6:
-        return NodeVerdict(eff.id, "effect", True, 0.5, f"reflection of the {obj.cls} too small to judge")
+        return _unjudged(eff.id, f"reflection of the {obj.cls} too small to judge")
     if not s.water:
         spill = _spill(v, obj, surf, fo, flipped & ~fo.mask & ~_others(v, keep), like & decidable)
         if spill >= _SPILL_PX:
@@ -933,8 +1030,8 @@ def judge(image: Any, csg: CSG) -> Verdict:
     nodes = [_check_entity(v, e) for e in csg.entities()]
     nodes += [_EFFECT_CHECKS[e.type](v, e) for e in csg.effects()]
     nodes += _relations(v)
-    ents = [n for n in nodes if n.kind == "entity"]
-    phys = [n for n in nodes if n.kind != "entity"]
+    ents = [n for n in nodes if n.kind == "entity" and n.judged]
+    phys = [n for n in nodes if n.kind != "entity" and n.judged]
     texture = sum(n.passed for n in ents) / len(ents) if ents else 1.0
     physical = sum(n.passed for n in phys) / len(phys) if phys else 1.0
     return Verdict(nodes, float(physical), float(texture), bool(all(n.passed for n in nodes)))

@@ -141,8 +141,8 @@ class EditCase:
     d_texture: float
 
 
-def _passes(verdict: Verdict, physics: bool) -> tuple[bool, ...]:
-    return tuple(n.passed for n in verdict.nodes if (n.kind != "entity") == physics)
+def _passes(verdict: Verdict, physics: bool) -> tuple[bool | None, ...]:
+    return tuple(n.verdict for n in verdict.nodes if (n.kind != "entity") == physics)
 
 
 def compare(prompt: str, effect: str, seed: int, edit: str, base: Verdict, edited: Verdict) -> EditCase:

@@ -194,13 +194,14 @@ def probe_record(backend: Backend, record: PapRecord, seeds: Sequence[int], step
     out = inpaint(backend, csg.prompt, image[None].expand(len(jobs), -1, -1, -1),
                   torch.from_numpy(np.stack([hidden[nid] for nid, _ in jobs])), [s for _, s in jobs], steps, guidance)
     blank = {nid: blanked(image, hidden[nid]) for nid in nodes}
-    blank_pass = {nid: judge_image(blank[nid], csg).by_id()[nid].passed for nid in nodes}
+    # a blank the judge cannot read is no evidence that the node is gone: such a case is not informative
+    blank_pass = {nid: judge_image(blank[nid], csg).by_id()[nid].verdict is not False for nid in nodes}
     cases, shown = [], []
     for (nid, seed), img in zip(jobs, out):
         group, hop = group_of(csg, nid)
-        restored = judge_image(img, csg).by_id()[nid].passed
+        restored = judge_image(img, csg).by_id()[nid].verdict is True
         cases.append(Case(record.id, csg.prompt, nid, _node_type(csg, nid), group, hop, int(seed),
-                          gt[nid].passed, blank_pass[nid], restored))
+                          gt[nid].verdict is True, blank_pass[nid], restored))
         shown.append((image, blank[nid], img.cpu()))
     return cases, shown
 

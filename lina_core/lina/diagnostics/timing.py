@@ -58,8 +58,8 @@ def latent_only(strength: float, window: tuple[int, int]) -> InterventionSetting
                                 latent_window=window, gamma=1.0)
 
 
-def node_passes(verdict: Verdict, physics: bool | None) -> tuple[bool, ...]:
-    return tuple(n.passed for n in verdict.nodes if physics is None or (n.kind != "entity") == physics)
+def node_passes(verdict: Verdict, physics: bool | None) -> tuple[bool | None, ...]:
+    return tuple(n.verdict for n in verdict.nodes if physics is None or (n.kind != "entity") == physics)
 
 
 def settle_step(per_step: Sequence[tuple[bool, ...]], final: tuple[bool, ...]) -> int:
