@@ -14,7 +14,8 @@ would draw it, and in two layouts: "matched" renders laid out at jitter 1 and ju
 same layout, and "jitter" renders laid out at the training jitter (0.5, some mirrored) but judged
 against the prompt's canonical layout, as the tiny model's samples are. Checks the judge declares not
 judgeable (a shadow on a thin support, a sliver of reflection) are left out of both rates and counted
-apart. Pure-noise and blank images must score (nearly) nothing. Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
+apart. Pure-noise and blank images must score (nearly) nothing.
+Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
 """
 from __future__ import annotations
 

@@ -177,7 +177,7 @@ def test_a_shadow_at_the_image_edge(light: str, side: str) -> None:
     v = J._view(image, g)
     found = J._present(v, ball)
     reach = found.box[2] + 1.1 * max(found.height, ball.region.height * 64)
-    for part, boxes in J._cast(v, ball, found, shadow).parts.items():
+    for part, boxes in J._cast(v, ball, found, J._rest(v, ball, shadow)).items():
         assert all(0 <= c.start <= c.stop <= reach for _, c in boxes), (part, boxes)
 
 

@@ -687,13 +687,7 @@ def _others(v: _View, keep: set[str]) -> Array:
     return ndimage.binary_dilation(out) if out.any() else out
 
 
-@dataclass
-class _Cast:
-    """Where a found object's shadow may fall, as the layout places it, as pixel boxes per part: beside
-    it on each side (as long as a side light's shadow) in the rows from its base down, and under each
-    half of it (where a top light's shadow shows, and where a side light's starts)."""
-
-    parts: dict[str, list[tuple[slice, slice]]]
+_Parts = dict[str, list[tuple[slice, slice]]]
 
 
 def _shadow_side(eff: Effect) -> str:
@@ -702,10 +696,12 @@ def _shadow_side(eff: Effect) -> str:
     return side if side in ("left", "right") else "below"
 
 
-def _cast(v: _View, obj: Entity, fo: Found, eff: Effect) -> _Cast:
+def _cast(v: _View, obj: Entity, fo: Found, rest: float) -> _Parts:
+    """Where a found object's shadow may fall, as the layout places it, as pixel boxes per part: beside it
+    on each side (as long as a side light's shadow) in the rows from its base ``rest`` down, and under each
+    half of it (where a top light's shadow shows, and where a side light's starts)."""
     x0, x1 = int(np.floor(fo.box[0])), int(np.ceil(fo.box[2]))
     oh = max(fo.height, obj.region.height * v.h, 2.0)  # a person found by the shirt alone is taller than that
-    rest = _rest(v, obj, eff)
     base = int(round(rest))
     thick = max(0.03 * v.h, 0.18 * oh)
     length = int(round(0.85 * 1.1 * oh))  # the shortest side shadow the layout draws
@@ -720,13 +716,14 @@ def _cast(v: _View, obj: Entity, fo: Found, eff: Effect) -> _Cast:
     parts = {k: [box] for k, box in {**tails, **halves}.items()}
     parts["left"] = [(beside, cols(x0 - length, x0)), (under, cols(x0, cx))]
     parts["right"] = [(beside, cols(x1, x1 + length)), (under, cols(cx, x1))]
-    return _Cast(parts)
+    return parts
 
 
-def _receiver(v: _View, obj: Entity, fo: Found, cast: _Cast) -> tuple[Array, Array, Array]:
+def _receiver(v: _View, obj: Entity, fo: Found, zones: Array, lum: Array) -> tuple[Array, Array, Array]:
     """Pixels a shadow of ``obj`` can darken: the bare ground and what the object stands on, without other
     things or the object itself; without (first) and with (second) the places of other shadows, since a
-    neighbour's shadow is no evidence either way; and their unshadowed brightness."""
+    neighbour's shadow is no evidence either way; and their unshadowed brightness (``zones``: every place
+    the object's own shadow may lie)."""
     keep = {obj.id}
     on_support = np.zeros((v.h, v.w), bool)
     for sup in v.csg.parents(obj.id, EdgeType.SUPPORTS):
@@ -744,7 +741,8 @@ def _receiver(v: _View, obj: Entity, fo: Found, cast: _Cast) -> tuple[Array, Arr
         o = _ent(v.csg, other.params.get("object"))
         fother = _present(v, o) if o is not None and o.id != obj.id and o.region is not None else None
         if fother is not None:
-            parts = _cast(v, o, _above(fother, int(round(_rest(v, o, other))) + 1), other).parts
+            rest = _rest(v, o, other)
+            parts = _cast(v, o, _above(fother, int(round(rest)) + 1), rest)
             side = _shadow_side(other)
             for part in (side,) if side != "below" else ("under_left", "under_right"):
                 for box in parts[part]:
@@ -752,17 +750,12 @@ def _receiver(v: _View, obj: Entity, fo: Found, cast: _Cast) -> tuple[Array, Arr
         elif o is not None and o.id != obj.id:  # not found: its shadow may still be drawn where the layout put it
             x0, y0, x1, y1 = v.box(other.region)
             recv[max(int(y0) - 1, 0):int(np.ceil(y1)) + 1, max(int(x0) - 2, 0):int(np.ceil(x1)) + 2] = False
-    zones = np.zeros((v.h, v.w), bool)
-    for boxes in cast.parts.values():
-        for box in boxes:
-            zones[box] = True
-    return recv, whole, _reference(v, recv, on_support, zones)
+    return recv, whole, _reference(v, recv, on_support, zones, lum)
 
 
-def _reference(v: _View, recv: Array, on_support: Array, zones: Array) -> Array:
+def _reference(v: _View, recv: Array, on_support: Array, zones: Array, lum: Array) -> Array:
     """Unshadowed brightness per receiving pixel: the median of the same row's ground of the same band
     outside every place a shadow may lie, or the brightest stretch of the support it is on."""
-    lum = _flat_lum(v)
     ref = (v.bg @ _LUMA) / np.maximum(v.gain, 0.5)[None, :]
     for y in np.nonzero((recv & zones).any(axis=1))[0]:
         on = on_support[y] & recv[y]
@@ -795,12 +788,12 @@ def _covered(alone: Array, whole: Array, part: Array) -> bool:
     return n >= 3 and int((alone & part).sum()) < max(3, 0.4 * n)
 
 
-def _darkening(v: _View, alone: Array, ref: Array, part: Array) -> float | None:
+def _darkening(lum: Array, alone: Array, ref: Array, part: Array) -> float | None:
     """Mean relative darkening of the part's receiving pixels; None when too few show."""
     sel = alone & part
     if sel.sum() < 3:
         return None
-    return float(1.0 - _flat_lum(v)[sel].mean() / max(float(ref[sel].mean()), 1e-3))
+    return float(1.0 - lum[sel].mean() / max(float(ref[sel].mean()), 1e-3))
 
 
 def _on_narrow_support(v: _View, obj: Entity, fo: Found) -> bool:
@@ -827,14 +820,15 @@ def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
     unjudged = _unjudged(eff.id, f"too little ground beside the {obj.cls} to judge its shadow")
     if _on_narrow_support(v, obj, fo):
         return _unjudged(eff.id, f"the {obj.cls}'s shadow falls off its support's edge: not judgeable")
-    fo = _above(fo, int(round(_rest(v, obj, eff))) + 1)  # a dark shadow may look like the object's colour
-    cast = _cast(v, obj, fo, eff)
-    alone, whole, ref = _receiver(v, obj, fo, cast)
-    parts = {p: _part(alone.shape, boxes) for p, boxes in cast.parts.items()}
+    rest = _rest(v, obj, eff)
+    fo = _above(fo, int(round(rest)) + 1)  # a dark shadow may look like the object's colour
+    parts = {p: _part((v.h, v.w), boxes) for p, boxes in _cast(v, obj, fo, rest).items()}
+    lum = _flat_lum(v)
+    alone, whole, ref = _receiver(v, obj, fo, np.logical_or.reduce(list(parts.values())), lum)
     covered = {p for p, m in parts.items() if _covered(alone, whole, m)}
     if covered & ({side} if side != "below" else {"under_left", "under_right"}):
         return _unjudged(eff.id, f"the {obj.cls}'s shadow would fall inside another shadow: not judgeable")
-    dark = {p: None if p in covered else _darkening(v, alone, ref, m) for p, m in parts.items()}
+    dark = {p: None if p in covered else _darkening(lum, alone, ref, m) for p, m in parts.items()}
     if side in ("left", "right"):
         other = "left" if side == "right" else "right"
         here, there = dark[side], dark[other] or 0.0
