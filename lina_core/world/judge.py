@@ -23,7 +23,7 @@ from ..csg.layout import GROUND_Y, container_interior
 from ..csg.vocab import COLOURS, Category, canonical_colour, category, is_reflective
 from .locate import Box, Found, Target, locate
 from .render import DEFAULT_COLOUR, GROUND_RGB, SUBSTANCE_RGB, reflection_shift_beside
-from .sprites import MIRROR_GLASS
+from .sprites import MIRROR_GLASS, WHITE, mix, outline_of, shade
 
 Array = np.ndarray
 
@@ -274,15 +274,31 @@ def _bands(raw: Array, horizon: int, grounds: list[Entity]) -> Array:
     return ndimage.median_filter(dist.argmin(0), size=7, mode="nearest")
 
 
+def _row_medians(img: Array, free: Array, segment: Array) -> Array:
+    """The background per pixel: its row's median over the free pixels of its segment (backdrop,
+    ground band)."""
+    bg = np.empty_like(img)
+    for k in np.unique(segment):
+        where = segment == k
+        keep = free & where
+        med = _row_median(img, keep if keep.sum() >= 8 else where)
+        bg[where] = np.broadcast_to(med[:, None, :], img.shape)[where]
+    return bg
+
+
 def _side_light(img: Array, bg: Array, free: Array) -> Array:
     """A light from one side brightens the whole scene towards it: the per-column gain that row
-    medians miss, fitted as a line over the background pixels."""
+    medians miss, a line fitted to the per-column median ratio over the background pixels (each column
+    weighs the same: columns far from the things have few free pixels but show the gain best)."""
     w = img.shape[1]
-    ys, xs = np.nonzero(free)
-    if len(xs) < 16:
+    # the brightened side clips at white, where the gain does not show: unclipped pixels only
+    keep = free & (img.max(-1) < 0.97)
+    ratio = (img @ _LUMA) / np.maximum(bg @ _LUMA, 1e-3)
+    cols = [x for x in range(w) if keep[:, x].sum() >= 3]
+    if len(cols) < 8:
         return np.ones(w, np.float32)
-    ratio = (img[ys, xs] @ _LUMA) / np.maximum(bg[ys, xs] @ _LUMA, 1e-3)
-    k, a = np.polyfit(xs.astype(np.float32), ratio, 1)
+    med = [float(np.median(ratio[keep[:, x], x])) for x in cols]
+    k, a = np.polyfit(np.asarray(cols, np.float32), med, 1)
     return (a + k * np.arange(w)).astype(np.float32)
 
 
@@ -319,14 +335,10 @@ def _view(image: Any, csg: CSG) -> _View:
                  max(int(r.x0 * w - pad), 0):int(r.x1 * w + pad) + 1] = False
     segment = np.zeros((h, w), np.int64)
     segment[horizon:] = band[None, :] + 2
-    bg = np.empty_like(img)
-    for k in np.unique(segment):
-        where = segment == k
-        keep = free & where
-        med = _row_median(img, keep if keep.sum() >= 8 else where)
-        bg[where] = np.broadcast_to(med[:, None, :], img.shape)[where]
-    gain = _side_light(img, bg, free)
-    bg = bg * gain[None, :, None]
+    # a side light's gain, fitted against the plain row medians, is divided out before the medians are
+    # taken again: the free pixels of a row may all lie on one side of it
+    gain = _side_light(img, _row_medians(img, free, segment), free)
+    bg = np.clip(_row_medians(img / gain[None, :, None], free, segment) * gain[None, :, None], 0.0, 1.0)
     dev = np.sqrt(((img - bg) ** 2).sum(-1))
     # a thin thing blurred into the background is half its colour: unmix it
     unmixed = np.clip(2 * img - bg, 0.0, 1.0)
@@ -447,11 +459,66 @@ def _check_entity(v: _View, ent: Entity) -> NodeVerdict:
     need = _NEED.get(ent.cls, _DEFAULT_NEED)
     if cover >= need and ent.cls == "jar" and name and not _rim_is(v, f, name):
         return _fail(ent.id, "entity", f"{ent.cls} is not {name}")
+    off = _off_colour(v, ent, f, name) if cover >= need and name else None
+    if off:
+        return _fail(ent.id, "entity", f"{ent.cls} is {off}, not {name}")
     if cover >= need:
         return _verdict(ent.id, "entity", cover / need, 1.0, 1.0, f"{what} found", f"no {what} found")
     if name and _contrast_near(v, ent) >= 0.3:
         return _verdict(ent.id, "entity", cover, need, need, "", f"{ent.cls} is not {name}")
     return _verdict(ent.id, "entity", cover, need, need, "", f"no {what} found ({cover:.0%} of its box)")
+
+
+# The rows of a sprite drawn in its stated colour, from its top, as a fraction of its height (a jar's
+# rim, a lamp's shade); classes not listed carry other colours too (skin, beak, eyes) and are not voted.
+_COLOURED_ROWS = {"ball": 1.0, "cube": 1.0, "cup": 1.0, "bottle": 1.0, "lamp": 0.45, "jar": 0.15}
+_OFF_COLOUR = 1.5  # a thing with this many times more pixels in colours its stated one never shades to than in
+# the stated one is drawn in another colour
+_ACHROMATIC = frozenset(_NAMES.index(n) for n in ("white", "gray", "black"))
+
+
+def _shades(name: str) -> frozenset[int]:
+    """The named colours a sprite drawn in ``name`` shows: its shaded faces, outline and highlight."""
+    c = COLOURS[name]
+    variants = [shade(c, f) for f in (0.45, 0.55, 0.62, 0.68, 0.75, 1.0)]
+    variants += [mix(c, WHITE, t) for t in (0.2, 0.35, 0.45, 0.6)] + [outline_of(c)]
+    idx, _ = _nearest_named(np.asarray(variants, np.float32)[None] / 255.0)
+    own = frozenset(idx.ravel().tolist()) | {_NAMES.index(name)}
+    return own if own & _ACHROMATIC == own else own | _ACHROMATIC
+
+
+_SHADES = {n: _shades(n) for n in _NAMES}
+# Colours that fall in any thing's box without saying what colour it is: brown (wooden tables and floors, dirt,
+# the dark shading of red and orange once blurred); a jar's glass and glint also read white.
+_ANYWHERE = frozenset({_NAMES.index("brown")})
+_ANYWHERE_BY_CLASS = {"jar": _ANYWHERE | {_NAMES.index("white")}}
+
+
+def _off_colour(v: _View, ent: Entity, f: Found, name: str) -> str | None:
+    """The colour the found thing is drawn in, when most of its own pixels show one its stated colour
+    never shades to (a red flask whose dark rim alone reads gray); None when it is not outvoted."""
+    rows = _COLOURED_ROWS.get(ent.cls)
+    if rows is None:
+        return None
+    x0, y0, x1, y1 = (int(round(c)) for c in f.box)
+    y1 = y0 + max(2, int(round(rows * (y1 - y0))))
+    keep = np.zeros((v.h, v.w), bool)
+    keep[max(y0 - 1, 0):y1 + 1, max(x0 - 1, 0):x1 + 1] = True
+    for other, g in v.found.items():
+        if other != ent.id and g is not None:
+            gx0, gy0, gx1, gy1 = (int(round(c)) for c in g.box)
+            keep[gy0:gy1, gx0:gx1] = False
+    li, di = v.named[0], v.named[1]
+    keep &= (v.dev > DEV) & v.flat & (di <= _NAMED_TOL)
+    votes = np.bincount(li[keep].astype(np.int64), minlength=len(_NAMES))
+    if votes.sum() < 4:
+        return None
+    own = _NAMES.index(name)
+    neutral = (_SHADES[name] | _ANYWHERE_BY_CLASS.get(ent.cls, _ANYWHERE)) - {own}
+    off = [k for k in range(len(_NAMES)) if k not in neutral and k != own]
+    best = max(off, key=lambda k: votes[k])
+    # only the stated name itself speaks for it: its shades (a black thing's gray outline) are no one's
+    return _NAMES[best] if votes[off].sum() > _OFF_COLOUR * votes[own] else None
 
 
 def _rim_is(v: _View, jar: Found, name: str) -> bool:
@@ -887,6 +954,13 @@ def _surface(v: _View, fo: Found, surf: Entity) -> _Surface | None:
         return None
     gx0, gy0, gx1, gy1 = (int(round(c)) for c in fs.box)
     area[gy0 + 1:gy1 - 1, gx0 + 1:gx1 - 1] = True
+    # only the glass reflects: the frame's dark edge would read as the reflection of a dark thing
+    glass = area & _near_colour(v.img, _rgb(MIRROR_GLASS), (0.85, 1.15), 0.08)
+    rows, cols = np.nonzero(glass.sum(1) >= 2)[0], np.nonzero(glass.sum(0) >= 2)[0]
+    if len(rows) >= 2 and len(cols) >= 2:
+        inner = np.zeros_like(area)
+        inner[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] = True
+        area &= inner
     line = int(round(max(fs.box[1], fo.box[3])))
     dx = int(round(reflection_shift_beside(fo.box[0], fo.box[2], gx0 + 1, gx1 - 1)))
     return _Surface(area, line, dx, np.broadcast_to(_rgb(MIRROR_GLASS), v.img.shape), False)
