@@ -470,8 +470,9 @@ def _check_entity(v: _View, ent: Entity) -> NodeVerdict:
 
 
 # The rows of a sprite drawn in its stated colour, from its top, as a fraction of its height (a jar's
-# rim, a lamp's shade); classes not listed carry other colours too (skin, beak, eyes) and are not voted.
-_COLOURED_ROWS = {"ball": 1.0, "cube": 1.0, "cup": 1.0, "bottle": 1.0, "lamp": 0.45, "jar": 0.15}
+# rim, a lamp's shade); classes not listed carry much of other colours (a person's skin, hair and legs).
+_COLOURED_ROWS = {"ball": 1.0, "cube": 1.0, "cup": 1.0, "bottle": 1.0, "bird": 1.0, "snake": 1.0, "lamp": 0.45,
+                  "jar": 0.15}
 _OFF_COLOUR = 1.5  # a thing with this many times more pixels in colours its stated one never shades to than in
 # the stated one is drawn in another colour
 _ACHROMATIC = frozenset(_NAMES.index(n) for n in ("white", "gray", "black"))
@@ -489,9 +490,11 @@ def _shades(name: str) -> frozenset[int]:
 
 _SHADES = {n: _shades(n) for n in _NAMES}
 # Colours that fall in any thing's box without saying what colour it is: brown (wooden tables and floors, dirt,
-# the dark shading of red and orange once blurred); a jar's glass and glint also read white.
+# the dark shading of red and orange once blurred); a jar's glass and glint also read white,
 _ANYWHERE = frozenset({_NAMES.index("brown")})
-_ANYWHERE_BY_CLASS = {"jar": _ANYWHERE | {_NAMES.index("white")}}
+_ANYWHERE_BY_CLASS = {"jar": _ANYWHERE | {_NAMES.index("white")},  # and a bird's beak, legs and eye, a snake's
+                      "bird": _ANYWHERE | {_NAMES.index(n) for n in ("orange", "yellow")},  # eye and tongue
+                      "snake": _ANYWHERE | {_NAMES.index(n) for n in ("yellow", "red")}}
 
 
 def _off_colour(v: _View, ent: Entity, f: Found, name: str) -> str | None:
