@@ -72,12 +72,12 @@ def test_counterfactuals_fail_the_right_node(tallies, mode: str) -> None:
 @pytest.mark.slow
 def test_random_sample_targets() -> None:
     """The script's random sample (50 train + 50 OOD prompts and the fixed lists, seed 0; minutes). Measured
-    0.964 / 0.967 correct and 0.957 / 0.947 caught clean (matched / jitter), 0.92 / 0.91 degraded: asserted a
+    0.970 / 0.973 correct and 0.981 / 0.968 caught clean (matched / jitter), 0.92-0.94 degraded: asserted a
     little below as a guard against regressions, with the checks called not judgeable kept rare."""
     for mode in MODES:
         clean, noisy, _ = vj.validate(vj.scenes(50, 0, mode), seed=0)
-        assert clean.node_rate() >= 0.95 and noisy.node_rate() >= 0.91, vj.table({"clean": clean, "noisy": noisy})
-        assert clean.catch_rate() >= 0.94 and noisy.catch_rate() >= 0.9, vj.table({"clean": clean, "noisy": noisy})
+        assert clean.node_rate() >= 0.96 and noisy.node_rate() >= 0.91, vj.table({"clean": clean, "noisy": noisy})
+        assert clean.catch_rate() >= 0.96 and noisy.catch_rate() >= 0.93, vj.table({"clean": clean, "noisy": noisy})
         assert sum(clean.dropped.values()) <= 0.05 * sum(n for _, n in clean.caught.values()), clean.dropped
         assert_few_abstentions(clean)
 
@@ -124,6 +124,37 @@ def test_unclipped_reflection_on_a_tiny_mirror_is_caught() -> None:
     case = _case("a green cup resting on a tiny mirror", 0, "unclipped")
     node = judge(case.image, case.csg).by_id()["reflection_cup"]
     assert not node.passed and "beyond the mirror" in node.reason
+
+
+@pytest.mark.parametrize("prompt, seed, target, drawn", [
+    ("a white bird eats a snake", 0, "bird", "black"),  # its gray outline alone once passed as white
+    ("a gray bottle on a table", 10, "bottle", "red"),  # its dark neck alone once passed as gray
+    ("a white lamp behind a red bottle, the sun on the right", 1, "lamp", "black"),
+])
+def test_a_thing_drawn_in_another_colour_fails_its_colour(prompt: str, seed: int, target: str, drawn: str) -> None:
+    """A thing of another colour may still show a few pixels near the stated one (an outline, a shaded face):
+    when its own pixels are mostly in a colour the stated one never shades to, it is that colour."""
+    right = _case(prompt, seed, "correct")
+    assert judge(right.image, right.csg).by_id()[target].passed
+    wrong = _case(prompt, seed, "colour", target=target)
+    node = judge(wrong.image, wrong.csg).by_id()[target]
+    assert not node.passed and f"is {drawn}, not" in node.reason, node.reason
+
+
+def test_a_pale_wall_by_the_light_is_not_a_white_thing() -> None:
+    """The light's side of a pale wall clips at white: the background there must not be taken for a white lamp
+    (the black lamp drawn instead is no white lamp either)."""
+    case = _case("a white lamp behind a red bottle, the sun on the right", 0, "colour", target="lamp")
+    assert not judge(case.image, case.csg).by_id()["lamp"].passed
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_a_small_mirrors_frame_is_no_reflection(seed: int) -> None:
+    """Only the glass reflects: with the reflection removed, the frame's dark edge must not pass for one."""
+    right = _case("a yellow bottle on top of a small mirror", seed, "correct")
+    assert judge(right.image, right.csg).by_id()["reflection_bottle"].passed
+    case = _case("a yellow bottle on top of a small mirror", seed, "removed", target="reflection_bottle")
+    assert not judge(case.image, case.csg).by_id()["reflection_bottle"].passed
 
 
 def test_side_light_is_not_a_shadow() -> None:
