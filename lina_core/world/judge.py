@@ -23,7 +23,7 @@ from ..csg.layout import GROUND_Y, container_interior
 from ..csg.vocab import COLOURS, Category, canonical_colour, category, is_reflective
 from .locate import Box, Found, Target, locate
 from .render import DEFAULT_COLOUR, GROUND_RGB, SUBSTANCE_RGB, reflection_shift_beside
-from .sprites import MIRROR_GLASS, WHITE, mix, outline_of, shade
+from .sprites import JAR_GLASS, MIRROR_GLASS, WHITE, mix, outline_of, shade
 
 Array = np.ndarray
 
@@ -578,10 +578,16 @@ def _substance_rows(v: _View, jar: Found, sub: Entity) -> Array:
     lighter line on its top)."""
     y0, y1, x0, x1 = _interior(v, jar)
     ref = _substance_ref(sub)
+    # the empty part: the background through the glass; a pale substance (sand by a pale wall) is told from
+    # it by being nearer its own colour than that
+    alpha = JAR_GLASS[3] / 255.0
+    empty = (1 - alpha) * v.bg[y0:y1, x0:x1] + alpha * _rgb(JAR_GLASS)
     hit = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)), bool)
     for c in (ref, 0.8 * ref + 0.2):
         for a in (v.img, v.raw):
-            hit |= _near_colour(a[y0:y1, x0:x1], c, (0.7, 1.45), 0.16)
+            px = a[y0:y1, x0:x1]
+            nearer = ((px - c) ** 2).sum(-1) < ((px - empty) ** 2).sum(-1)
+            hit |= _near_colour(px, c, (0.7, 1.45), 0.16) & nearer
     return hit.mean(axis=1) if hit.size else np.zeros(max(y1 - y0, 0))
 
 

@@ -234,7 +234,7 @@ def jar(pen: Pen, box: Box, look: Look, target: Point | None = None, fill: Fill 
     bw, h = x1 - x0, y1 - y0
     body = (x0, y0 + 0.06 * h, x1, y1)
     r = 0.2 * bw
-    pen.rect(body, fill=(215, 235, 245, 80), radius=r)
+    pen.rect(body, fill=JAR_GLASS, radius=r)
     glint_end = y1 - 0.15 * h
     if fill is not None and fill.level > 0:
         ix0, iy0, ix1, iy1 = fill.interior
@@ -428,6 +428,7 @@ def mirror_glass(box: Box) -> Box:
 
 
 MIRROR_GLASS: RGB = (206, 226, 246)
+JAR_GLASS = (215, 235, 245, 80)  # RGBA: the background shows through a jar's empty glass
 
 
 def mirror(pen: Pen, box: Box, look: Look, target: Point | None = None, fill: Fill | None = None) -> None:
