@@ -22,7 +22,7 @@ from lina_core.evaluation.run import baseline, canonical_graph, judge_image
 from lina_core.lina import search as search_module
 from lina_core.lina.interventions import InterventionSettings
 from lina_core.lina.predictor import FEATURE_NAMES, PREDICTOR_FILE, Predictor, csg_features
-from lina_core.lina.predictor_command import cross_validate
+from lina_core.lina.predictor_command import LATENT_ORACLE, cross_validate
 from lina_core.lina.search import SearchTable, best_of, judge_candidates, objective, predictor_prompts, search
 from lina_core.world.prompts import ood_prompts, prompt_ood_rules, train_prompts_examples
 
@@ -78,6 +78,8 @@ def test_cross_validation_shows_predicted_beating_one_fixed_theta_and_never_beat
     assert report["predicted"]["physical"] == pytest.approx(0.85)  # every held-out prompt gets its kind's θ
     assert report["fixed"]["physical"] < 0.7  # one θ for both kinds loses on one of them
     assert all(r["objective"] <= report["oracle"]["objective"] + 1e-9 for r in report.values())
+    # candidates 0 and 2 share a latent setting (off): averaged, mirrors get 0.9 and lit scenes 0.6
+    assert report[LATENT_ORACLE]["physical"] == pytest.approx(0.75)
     with pytest.raises(ValueError, match="folds"):
         cross_validate(graphs, table, folds=1, seed=0)
 
@@ -153,7 +155,7 @@ def test_train_predictor_command_searches_fits_and_refits_from_its_table(
     assert len(table.prompts) == 4 and table.candidates[0] == InterventionSettings.off()
     model = Predictor.load(out)
     assert model.candidates == table.candidates and set(model.meta["cross_validation"]) == {
-        "baseline", "fixed", "predicted", "oracle"}
+        "baseline", "fixed", "predicted", "oracle", LATENT_ORACLE}
     assert "Cross-validation" in (out / "README.md").read_text()
     again = tmp_path / "again"
     assert main(["train-predictor", "--out", str(again), "--table", str(out / "search.json"), "--folds", "2"]) == 0
