@@ -642,7 +642,7 @@ def _check_contact(v: _View, eff: Effect) -> NodeVerdict:
     fo = _present(v, obj)
     holder = _holder(v.csg, obj)
     if fo is not None and holder is not None and holder.id != sup.id:  # the layout puts it in the agent's mouth
-        return NodeVerdict(eff.id, "effect", True, 0.5, f"{obj.cls} is held by the {holder.cls}, not on the {sup.cls}")
+        return _unjudged(eff.id, f"{obj.cls} is held by the {holder.cls}: no image shows it on the {sup.cls}")
     line = _support_line(v, obj, sup)
     if fo is None or line is None:
         return _fail(eff.id, "effect", f"no {obj.cls if fo is None else sup.cls} found for the contact")
