@@ -21,7 +21,7 @@ from lina_core.evaluation.methods import ORACLE, PREDICTOR_ENV, fixed_settings, 
 from lina_core.evaluation.run import baseline, canonical_graph, judge_image
 from lina_core.lina import search as search_module
 from lina_core.lina.interventions import InterventionSettings
-from lina_core.lina.predictor import FEATURE_NAMES, PREDICTOR_FILE, Predictor, csg_features
+from lina_core.lina.predictor import FEATURE_NAMES, PREDICTOR_FILE, Predictor, csg_features, latent_groups, pooled
 from lina_core.lina.predictor_command import LATENT_ORACLE, cross_validate
 from lina_core.lina.search import SearchTable, best_of, judge_candidates, objective, predictor_prompts, search
 from lina_core.world.prompts import ood_prompts, prompt_ood_rules, train_prompts_examples
@@ -68,6 +68,17 @@ def test_the_predictor_picks_the_theta_that_suits_the_kind_of_prompt_on_unseen_p
     model = Predictor.fit(graphs, table.scores(), CANDIDATES)
     assert model.predict(canonical_graph("a green ball on a small mirror")) == CANDIDATES[1]
     assert model.predict(canonical_graph("a blue cup on a table, lit from the left")) == CANDIDATES[2]
+
+
+def test_scores_are_pooled_over_the_variants_of_one_latent_setting() -> None:
+    """Candidates 0 and 2 share a latent setting (off): which of them won on a prompt is not learnt, only their
+    mean over it and each one's offset over all prompts; a candidate alone in its setting keeps its scores."""
+    scores = np.array([[0.5, 0.9, 0.3], [0.3, 0.2, 0.5]])
+    got = pooled(scores, CANDIDATES)
+    assert got[:, 1] == pytest.approx(scores[:, 1])
+    assert got[:, 0] - got[:, 2] == pytest.approx([0.0, 0.0])  # equal means over the prompts: no offset
+    assert got[:, 0] == pytest.approx(scores[:, [0, 2]].mean(1))
+    assert latent_groups(CANDIDATES) == [[0, 2], [1]]
 
 
 def test_cross_validation_shows_predicted_beating_one_fixed_theta_and_never_beating_the_oracle() -> None:

@@ -8,7 +8,9 @@ per seed: the judge is only used offline, to make the labels.
 
 Why a score per candidate rather than a direct regression onto θ's numbers: the searched optimum is often
 flat or multi-modal (several θ tie), and averaging tied optima gives a θ no search ever scored. Predicting
-the score of each candidate keeps every output a θ that was actually measured.
+the score of each candidate keeps every output a θ that was actually measured. The scores are first pooled
+over the candidates that share a latent guidance setting (``pooled``): at two seeds per prompt, which of a
+setting's near-identical embedding and schedule variants scored best is mostly noise.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ from .embedding import EFFECT_TYPES
 from .interventions import InterventionSettings
 
 PREDICTOR_FILE = "predictor.json"
-RIDGE = 1.0  # strong enough to keep 30-odd prompts from over-fitting 20-odd features
+RIDGE = 10.0  # 30-odd features, 36-72 prompts: chosen on the first (48-prompt) table, checked on a new one
 LIGHT_SIDES = ("left", "right", "top")
 
 
@@ -74,9 +76,32 @@ def csg_features(csg: CSG) -> np.ndarray:
     return np.array([f[n] for n in FEATURE_NAMES], dtype=np.float64)
 
 
+def latent_setting(theta: InterventionSettings) -> tuple:
+    """What a candidate's latent guidance is; its embedding and schedule variants barely change an image alone."""
+    return theta.latent_strength, theta.latent_share, theta.latent_mode, theta.latent_window
+
+
+def latent_groups(candidates: Sequence[InterventionSettings]) -> list[list[int]]:
+    """Candidate indices grouped by latent setting, in order of first appearance."""
+    keys = [latent_setting(c) for c in candidates]
+    return [[i for i, k in enumerate(keys) if k == key] for key in dict.fromkeys(keys)]
+
+
+def pooled(scores: np.ndarray, candidates: Sequence[InterventionSettings]) -> np.ndarray:
+    """Each candidate's score on each prompt, read at the level of its latent setting: the mean of that setting's
+    variants on the prompt, plus the candidate's own offset over all prompts. Which of several near-identical
+    variants scored best on one prompt at two seeds is mostly noise; which latent setting suits it is not."""
+    out = np.empty_like(scores, dtype=np.float64)
+    for g in latent_groups(candidates):
+        per_prompt = scores[:, g].mean(1, keepdims=True)
+        out[:, g] = per_prompt + (scores[:, g].mean(0) - per_prompt.mean())
+    return out
+
+
 @dataclass
 class Predictor:
-    """Ridge regressions from standardised graph features to each candidate θ's judged score."""
+    """Ridge regressions from standardised graph features to each candidate θ's judged score (pooled over the
+    candidates that share its latent setting)."""
 
     candidates: list[InterventionSettings]
     mean: np.ndarray  # [F] feature means on the training prompts
@@ -93,6 +118,7 @@ class Predictor:
                              f"got {list(scores.shape)}")
         if len(graphs) < 2:
             raise ValueError("the predictor needs at least 2 labelled prompts")
+        scores = pooled(scores, candidates)
         x = np.stack([csg_features(g) for g in graphs])
         mean, scale = x.mean(0), x.std(0)
         scale[scale == 0] = 1.0

@@ -92,8 +92,9 @@ LATENT_ORACLE = "oracle, latent setting only"
 def _latent_oracle(table: SearchTable) -> dict[str, float]:
     """Per prompt, the best latent guidance setting with its embedding and schedule variants averaged: the part
     of the oracle's lead a predictor could learn, without the luck of the best of several noisy near-ties."""
-    keys = [(c.latent_strength, c.latent_share, c.latent_mode, c.latent_window) for c in table.candidates]
-    groups = [[i for i, k in enumerate(keys) if k == key] for key in dict.fromkeys(keys)]
+    from .predictor import latent_groups
+
+    groups = latent_groups(table.candidates)
     mean = {name: np.stack([a[:, g].mean(1) for g in groups], 1)
             for name, a in (("physical", table.physical), ("texture", table.texture), ("objective", table.scores()))}
     best = mean["objective"].argmax(1)
