@@ -293,12 +293,12 @@ def _side_light(img: Array, bg: Array, free: Array) -> Array:
     w = img.shape[1]
     # the brightened side clips at white, where the gain does not show: unclipped pixels only
     keep = free & (img.max(-1) < 0.97)
-    ratio = (img @ _LUMA) / np.maximum(bg @ _LUMA, 1e-3)
-    cols = [x for x in range(w) if keep[:, x].sum() >= 3]
+    cols = np.nonzero(keep.sum(0) >= 3)[0]
     if len(cols) < 8:
         return np.ones(w, np.float32)
-    med = [float(np.median(ratio[keep[:, x], x])) for x in cols]
-    k, a = np.polyfit(np.asarray(cols, np.float32), med, 1)
+    ratio = np.where(keep, (img @ _LUMA) / np.maximum(bg @ _LUMA, 1e-3), np.nan)
+    med = np.nanmedian(ratio[:, cols], axis=0)
+    k, a = np.polyfit(cols.astype(np.float32), med, 1)
     return (a + k * np.arange(w)).astype(np.float32)
 
 
@@ -361,8 +361,13 @@ def _look(v: _View, ent: Entity) -> Array:
     if ent.cls == "mirror":
         below = np.zeros_like(v.dev, bool)
         below[max(v.horizon - 1, 0):] = True
-        return (_near_colour(v.img, _rgb(MIRROR_GLASS), (0.85, 1.15), 0.08) | (v.dev > DEV)) & below & v.flat
+        return (_glass(v) | (v.dev > DEV)) & below & v.flat
     return v.named_mask(name) if name else (v.dev > DEV) & v.flat
+
+
+def _glass(v: _View) -> Array:
+    """Pixels that look like a mirror's bare glass."""
+    return _near_colour(v.img, _rgb(MIRROR_GLASS), (0.85, 1.15), 0.08)
 
 
 def _locatable(ent: Entity) -> bool:
@@ -490,11 +495,18 @@ def _shades(name: str) -> frozenset[int]:
 
 _SHADES = {n: _shades(n) for n in _NAMES}
 # Colours that fall in any thing's box without saying what colour it is: brown (wooden tables and floors, dirt,
-# the dark shading of red and orange once blurred); a jar's glass and glint also read white,
+# the dark shading of red and orange once blurred); a jar's glass and glint also read white, a bird's beak and
+# legs orange or yellow, a snake's eye and tongue yellow or red.
 _ANYWHERE = frozenset({_NAMES.index("brown")})
-_ANYWHERE_BY_CLASS = {"jar": _ANYWHERE | {_NAMES.index("white")},  # and a bird's beak, legs and eye, a snake's
-                      "bird": _ANYWHERE | {_NAMES.index(n) for n in ("orange", "yellow")},  # eye and tongue
+_ANYWHERE_BY_CLASS = {"jar": _ANYWHERE | {_NAMES.index("white")},
+                      "bird": _ANYWHERE | {_NAMES.index(n) for n in ("orange", "yellow")},
                       "snake": _ANYWHERE | {_NAMES.index(n) for n in ("yellow", "red")}}
+
+
+def _top_rows_end(box: Box, share: float) -> int:
+    """The row past the top ``share`` of a found box's rows (at least two): a jar's rim, a lamp's shade."""
+    y0, y1 = int(round(box[1])), int(round(box[3]))
+    return y0 + max(2, int(round(share * (y1 - y0))))
 
 
 def _off_colour(v: _View, ent: Entity, f: Found, name: str) -> str | None:
@@ -503,8 +515,8 @@ def _off_colour(v: _View, ent: Entity, f: Found, name: str) -> str | None:
     rows = _COLOURED_ROWS.get(ent.cls)
     if rows is None:
         return None
-    x0, y0, x1, y1 = (int(round(c)) for c in f.box)
-    y1 = y0 + max(2, int(round(rows * (y1 - y0))))
+    x0, y0, x1, _ = (int(round(c)) for c in f.box)
+    y1 = _top_rows_end(f.box, rows)
     keep = np.zeros((v.h, v.w), bool)
     keep[max(y0 - 1, 0):y1 + 1, max(x0 - 1, 0):x1 + 1] = True
     for other, g in v.found.items():
@@ -526,8 +538,8 @@ def _off_colour(v: _View, ent: Entity, f: Found, name: str) -> str | None:
 
 def _rim_is(v: _View, jar: Found, name: str) -> bool:
     """A jar's colour is its rim's: the top rows of the found jar show the named colour."""
-    x0, y0, x1, y1 = (int(round(c)) for c in jar.box)
-    rows = slice(max(y0 - 1, 0), y0 + max(2, int(round(0.15 * (y1 - y0)))))
+    x0, y0, x1, _ = (int(round(c)) for c in jar.box)
+    rows = slice(max(y0 - 1, 0), _top_rows_end(jar.box, _COLOURED_ROWS["jar"]))
     return int(v.named_mask(name)[rows, x0:x1].sum()) >= max(3, 0.3 * (x1 - x0))
 
 
@@ -964,7 +976,7 @@ def _surface(v: _View, fo: Found, surf: Entity) -> _Surface | None:
     gx0, gy0, gx1, gy1 = (int(round(c)) for c in fs.box)
     area[gy0 + 1:gy1 - 1, gx0 + 1:gx1 - 1] = True
     # only the glass reflects: the frame's dark edge would read as the reflection of a dark thing
-    glass = area & _near_colour(v.img, _rgb(MIRROR_GLASS), (0.85, 1.15), 0.08)
+    glass = area & _glass(v)
     rows, cols = np.nonzero(glass.sum(1) >= 2)[0], np.nonzero(glass.sum(0) >= 2)[0]
     if len(rows) >= 2 and len(cols) >= 2:
         inner = np.zeros_like(area)
@@ -1049,7 +1061,7 @@ def _spill(v: _View, obj: Entity, surf: Entity, fo: Found, flipped: Array, like:
     loose = int(outside(*_SPAN_SLACK).sum())
     if not _clipped(o, s):
         return loose
-    glass = _near_colour(v.img, _rgb(MIRROR_GLASS), (0.85, 1.15), 0.08)
+    glass = _glass(v)
     return max(loose, int((outside(*_CLIP_SLACK) & (like | glass)).sum()))
 
 
