@@ -33,7 +33,7 @@ support areas: {n_features} features) to the intervention settings θ LINA uses 
 judged score of each of {n_candidates} candidate θ (ridge regression per candidate) and taking the best.
 At generation time only the predictor runs — never the judge, never best-of-N.
 
-* Command: `python -m lina_core train-predictor {argv}`
+* Command: `python -m lina_core train-predictor {command}`{refit}
 * Labels: {n_prompts} predictor-training prompts (never one of the fixed evaluation prompts; two thirds from
   held-out compositions), {n_seeds} seeds each, every candidate generated and judged at {steps} steps and
   guidance {guidance:g} ({images} images, {minutes:.1f} minutes). Objective: physical alignment minus
@@ -125,7 +125,9 @@ def _run(args: argparse.Namespace) -> int:
     else:
         table = search(load_backend(args.backend), predictor_prompts(args.prompts, args.seed), list(range(args.seeds)),
                        steps=args.steps, guidance=args.guidance)
-    minutes = (time.perf_counter() - start) / 60
+    argv = " ".join(sys.argv[2:])
+    if not args.table:
+        table.command, table.minutes = argv, (time.perf_counter() - start) / 60
     graphs = [canonical_graph(p) for p in table.prompts]
     report = cross_validate(graphs, table, args.folds, args.seed)
     print(_markdown(report))
@@ -139,10 +141,11 @@ def _run(args: argparse.Namespace) -> int:
     predictor.save(args.out)
     (args.out / "README.md").write_text(CARD.format(
         backend=table.backend, n_features=len(FEATURE_NAMES), n_candidates=len(table.candidates),
-        argv=" ".join(sys.argv[2:]) if len(sys.argv) > 2 else "", n_prompts=len(table.prompts),
+        command=table.command or "(not recorded)", n_prompts=len(table.prompts),
         n_seeds=len(table.seeds), steps=table.steps, guidance=table.guidance,
         images=len(table.prompts) * len(table.candidates) * len(table.seeds),
-        minutes=minutes, penalty=TEXTURE_PENALTY, folds=args.folds, table=_markdown(report),
+        refit=f"; refit from its table with `train-predictor {argv}`" if args.table else "",
+        minutes=table.minutes, penalty=TEXTURE_PENALTY, folds=args.folds, table=_markdown(report),
         fixed=json.dumps(table.candidates[fixed].to_dict())))
     print(f"wrote {args.out}")
     return 0

@@ -65,6 +65,8 @@ class SearchTable:
     texture: np.ndarray  # [P, C]
     steps: int = 20  # the sampling settings the labels were judged at: a predictor fits only those
     guidance: float = DEFAULT_GUIDANCE
+    command: str = ""  # the train-predictor arguments and wall time of the search, so a refit's card can cite them
+    minutes: float = 0.0
 
     def scores(self) -> np.ndarray:
         """The search objective per prompt and candidate (column 0, the baseline, loses no texture)."""
@@ -74,14 +76,15 @@ class SearchTable:
         Path(path).write_text(json.dumps({
             "backend": self.backend, "prompts": self.prompts, "seeds": self.seeds, "candidates": [c.to_dict() for c in self.candidates],
             "physical": self.physical.tolist(), "texture": self.texture.tolist(),
-            "steps": self.steps, "guidance": self.guidance,
+            "steps": self.steps, "guidance": self.guidance, "command": self.command, "minutes": self.minutes,
         }, indent=1))
 
     @classmethod
     def load(cls, path: str | Path) -> SearchTable:
         d = json.loads(Path(path).read_text())  # tables without steps/guidance were all made at 20 and 5.0
         return cls(d["backend"], d["prompts"], d["seeds"], [InterventionSettings.from_dict(c) for c in d["candidates"]],
-                   np.array(d["physical"]), np.array(d["texture"]), d.get("steps", 20), d.get("guidance", 5.0))
+                   np.array(d["physical"]), np.array(d["texture"]), d.get("steps", 20), d.get("guidance", 5.0),
+                   d.get("command", ""), d.get("minutes", 0.0))
 
 
 def predictor_prompts(n: int, seed: int = 0) -> list[str]:
