@@ -9,6 +9,7 @@ Settings: validation messages and round trips.
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from lina_core.backends.tiny.tokenizer import words_of
 from lina_core.backends.unet import UNetBackend
 from lina_core.csg.graph import CSG, Region
 from lina_core.csg.layout import container_interior, region_mask
+from lina_core.csg.serialize import from_dict, to_dict
 from lina_core.csg.vocab import COLOURS
 from lina_core.evaluation.run import canonical_graph
 from lina_core.lina.embedding import (
@@ -46,7 +48,9 @@ STEPS = 3
 
 
 class Pixels:
-    """The exact codec's colour map, for target builders called directly on images."""
+    """The exact codec's colour map, for target builders called directly on images (a backend with no habits)."""
+
+    backend = SimpleNamespace(class_colours={}, substance_colours={})
 
     def colour(self, rgb):
         return torch.tensor(rgb, dtype=torch.float32) / 255
@@ -207,12 +211,18 @@ def test_zero_latent_strength_is_the_baseline_exactly(backend):
     assert torch.equal(sample(backend, [MIRROR], [5], steps=STEPS, hooks=[hook]).images, base.images)
 
 
-def expected_zone(csg: CSG, size: int) -> np.ndarray:
-    """The reflection's unclipped box (the ball mirrored about the mirror's top) plus the contact strip."""
+def reflection_box(csg: CSG, size: int) -> np.ndarray:
+    """Below the mirror's top, in the ball's columns widened by half its width each side, down to twice its
+    height: where the ball's reflection may lie or spill."""
     ball, mirror = csg.node("ball").region, csg.node("mirror").region
     line = max(mirror.y0, ball.y1)
-    mirrored = Region(ball.x0, 2 * line - ball.y1, ball.x1, min(2 * line - ball.y0, 1.0))
-    return region_mask(mirrored, size, size) | region_mask(csg.node("contact_ball").region, size, size)
+    return region_mask(Region(ball.x0 - ball.width / 2, line, ball.x1 + ball.width / 2,
+                              min(line + 2 * ball.height, 1.0)), size, size)
+
+
+def expected_zone(csg: CSG, size: int) -> np.ndarray:
+    """The reflection's zone plus the contact strip."""
+    return reflection_box(csg, size) | region_mask(csg.node("contact_ball").region, size, size)
 
 
 def test_latent_guidance_changes_pixels_only_inside_the_nodes_masks(backend):
@@ -261,9 +271,7 @@ def test_latent_space_codec_changes_only_the_masked_latent_cells():
     hook = LatentGuidance(codec_for(backend), 1.0, csg, window=(0, 1), nodes=["reflection_ball"])
     sample(backend, [MIRROR], [0], steps=2, hooks=[before, hook, after])
     change = (after.prev[0] - before.prev[0]).abs().amax(dim=(0, 1)).numpy()
-    ball, mirror = csg.node("ball").region, csg.node("mirror").region
-    line = max(mirror.y0, ball.y1)
-    zone = region_mask(Region(ball.x0, 2 * line - ball.y1, ball.x1, min(2 * line - ball.y0, 1.0)), *change.shape)
+    zone = reflection_box(csg, change.shape[0])
     assert change[zone].max() > 0 and change[~zone].max() == 0.0
 
 
@@ -291,8 +299,10 @@ def test_reflection_target_removes_the_spill_and_keeps_the_inside():
     target = reflection_target(csg, csg.node("reflection_ball"), spilled, Pixels())
     out = apply(target, spilled)
     err = lambda x, m: float((x - clean).abs().mean(0)[torch.from_numpy(m)].mean())  # noqa: E731
-    far = spill & ~grow(grow(on_mirror))  # off the mirror's frame
+    off_frame = spill & ~grow(grow(on_mirror))  # off the mirror's frame
+    far = drawn.numpy() & off_frame
     assert err(spilled, far) > 0.15 and err(out, far) < 0.05  # the spill is painted back to the floor
+    assert err(out, off_frame) < 0.05  # and the rest of the zone stays floor
     assert err(out, on_mirror) < 0.08  # the reflection inside the mirror is kept
     inside = target.mask.numpy() & on_mirror
     assert inside.any() and not (target.mask.numpy() & ~expected_zone(csg, 64)).any()
@@ -311,7 +321,9 @@ def test_fill_target_switches_at_the_stated_level():
     line = inner.y1 - 0.75 * inner.height
     rows = (np.arange(64) + 0.5) / 64
     interior = region_mask(inner, 64, 64)
-    assert np.array_equal(target.mask.numpy(), interior)
+    walls = region_mask(more.node("jar").region, 64, 64) & ~interior & (rows >= inner.y0)[:, None] & (
+        rows < inner.y1)[:, None]
+    assert np.array_equal(target.mask.numpy(), interior | walls)
     dirt = wrong[:, interior & (rows > inner.y1 - 0.1 * inner.height)[:, None]].median(1).values
     below = interior & (rows >= line)[:, None]
     above = interior & (rows < line)[:, None]
@@ -321,6 +333,55 @@ def test_fill_target_switches_at_the_stated_level():
     assert float((out[:, torch.from_numpy(above)] - dirt[:, None]).abs().sum(0).min()) > 0.3
     assert float((out - right).abs().mean(0)[torch.from_numpy(interior & (np.abs(rows - line) > 1 / 64)[:, None])]
                  .mean()) < 0.03  # the corrected jar matches the world's drawing of "more dirt"
+
+
+def _refilled(csg: CSG, level: float) -> CSG:
+    """The same scene with its jar drawn filled to ``level``."""
+    out = from_dict(to_dict(csg))
+    out.node("fill_jar").params["level"] = level
+    return out
+
+
+def test_fill_target_empties_a_jar_drawn_full_to_the_brim():
+    """The OOD prior LINA corrects the other way round: a jar drawn full where the prompt says a quarter."""
+    less = canonical_graph(LESS)
+    brim = as_tensor(render(_refilled(less, 1.0), 64, seed=0).image)
+    right = as_tensor(render(less, 64, seed=0).image)
+    out = apply(fill_target(less, less.node("fill_jar"), brim, Pixels()), brim)
+    inner = container_interior(less.node("jar").region)
+    rows = (np.arange(64) + 0.5) / 64
+    above = torch.from_numpy(region_mask(inner, 64, 64) & (rows < inner.y1 - 0.25 * inner.height - 1 / 64)[:, None])
+    err = lambda x: float((x - right).abs().mean(0)[above].mean())  # noqa: E731
+    assert err(brim) > 0.3 and err(out) < 0.1  # the dirt above the level is gone: clear glass shows the wall
+
+
+def test_fill_target_takes_the_backends_colour_for_an_unstated_substance():
+    more = canonical_graph(MORE)
+    image = as_tensor(render(more, 64, seed=0).image)
+    codec = Pixels()
+    codec.backend = SimpleNamespace(class_colours={}, substance_colours={"dirt": (200, 0, 0)})
+    target = fill_target(more, more.node("fill_jar"), image, codec)
+    inner = container_interior(more.node("jar").region)
+    bottom = region_mask(inner, 64, 64) & ((np.arange(64) + 0.5) / 64 >= inner.y1 - 0.1 * inner.height)[:, None]
+    torch.testing.assert_close(target.value[:, torch.from_numpy(bottom)].mean(1), torch.tensor([200 / 255, 0, 0]))
+
+
+def test_reflection_target_reads_the_floor_beside_a_large_mirror_drawn_for_a_small_one():
+    """The baseline's habit out of distribution: its training only had large mirrors, so it draws one; the spill
+    zone must go back to the floor, not to the glass that covers most of the rows around the small mirror."""
+    csg = canonical_graph(MIRROR)
+    clean = as_tensor(render(csg, 64, seed=0).image)
+    mirror = csg.node("mirror").region
+    on_mirror = region_mask(mirror, 64, 64)
+    large = region_mask(Region(mirror.x0 - 2 * mirror.width, mirror.y0, mirror.x1 + 2 * mirror.width,
+                               min(mirror.y1 + 2 * mirror.height, 1.0)), 64, 64) & ~grow(on_mirror)
+    drawn = clean.clone()
+    drawn[:, torch.from_numpy(large)] = torch.tensor([0.9, 0.93, 0.97])[:, None]
+    out = apply(reflection_target(csg, csg.node("reflection_ball"), drawn, Pixels()), drawn)
+    spill = reflection_box(csg, 64) & large & ~grow(grow(on_mirror))
+    assert spill.sum() > 20
+    err = lambda x: float((x - clean).abs().mean(0)[torch.from_numpy(spill)].mean())  # noqa: E731
+    assert err(drawn) > 0.15 and err(out) < 0.05
 
 
 def test_shadow_target_darkens_the_side_opposite_the_light_and_clears_the_other():

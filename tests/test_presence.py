@@ -9,7 +9,7 @@ import torch
 
 from lina_core.backends.registry import load_backend
 from lina_core.csg.graph import Region
-from lina_core.csg.layout import region_mask
+from lina_core.csg.layout import container_interior, region_mask
 from lina_core.csg.vocab import COLOURS
 from lina_core.evaluation.run import canonical_graph
 from lina_core.lina.interventions import InterventionSettings, build_interventions
@@ -24,7 +24,7 @@ class PixelCodec:
     """The working space is the pixels themselves (what ExactCodec gives for the tiny model)."""
 
     def __init__(self, class_colours: dict[str, str] | None = None) -> None:
-        self.backend = SimpleNamespace(class_colours=class_colours or {})
+        self.backend = SimpleNamespace(class_colours=class_colours or {}, substance_colours={})
 
     def colour(self, rgb: tuple[int, int, int]) -> torch.Tensor:
         return torch.tensor(rgb, dtype=torch.float32) / 255.0
@@ -46,6 +46,20 @@ def test_a_missing_object_is_painted_in_its_colour_on_its_silhouette() -> None:
     assert target.mask.any() and bool((target.mask <= sil).all())
     red = torch.tensor(COLOURS["red"], dtype=torch.float32) / 255.0
     assert torch.allclose(target.value[:, target.mask], red[:, None].expand(3, int(target.mask.sum())))
+
+
+def test_a_missing_container_colour_goes_on_its_rim_not_over_its_glass() -> None:
+    """A glass jar shows its colour on its rim: the blob of "a blue jar" covers the rows above its interior only,
+    so the substance and the clear glass inside stay what the fill target makes them."""
+    csg = canonical_graph("a blue jar full of dirt")
+    jar = csg.node("jar")
+    empty = torch.full((3, 64, 64), 0.8)
+    target = texture_target(csg, jar, empty, PixelCodec())
+    rows = (np.arange(64) + 0.5) / 64
+    rim = region_mask(jar.region, 64, 64) & (rows < container_interior(jar.region).y0)[:, None]
+    assert target.mask.any() and np.array_equal(target.mask.numpy(), rim)
+    blue = torch.tensor(COLOURS["blue"], dtype=torch.float32) / 255.0
+    assert torch.allclose(target.value[:, target.mask], blue[:, None].expand(3, int(target.mask.sum())))
 
 
 def test_a_drawn_object_only_gets_its_colour_shifted_not_a_blob() -> None:

@@ -52,6 +52,9 @@ class Backend(ABC):
     # Colour name per entity class, for a model that always draws an uncoloured thing of that class in one colour
     # (the embedded model: the world's defaults); latent guidance then places a missing uncoloured thing too.
     class_colours: Mapping[str, str] = MappingProxyType({})
+    # RGB per substance class (dirt, sand, water) for a model that draws each in one colour; latent guidance then
+    # fills a container with the substance's own colour rather than whatever its x̂0 shows at the bottom.
+    substance_colours: Mapping[str, tuple[int, int, int]] = MappingProxyType({})
 
     @abstractmethod
     def encode_prompt(self, prompts: list[str]) -> PromptEmbedding:

@@ -185,10 +185,12 @@ def _mask(region: Region | None, h: int, w: int) -> np.ndarray:
     return region_mask(region, h, w) if region is not None else np.zeros((h, w), bool)
 
 
-def unclipped_reflection(obj: Region, surface: Region) -> Region | None:
-    """Where the object mirrored about its contact line would lie if nothing clipped it (inside the image)."""
+def reflection_zone(obj: Region, surface: Region) -> Region | None:
+    """Where the object's reflection may lie or spill: below its contact line, in its columns widened by half
+    its width on each side, down to twice its height (a model draws its own object larger than the layout's
+    box as often as not, and its reflection with it)."""
     line = max(surface.y0, obj.y1)
-    return _clipped(obj.x0, 2 * line - obj.y1, obj.x1, 2 * line - obj.y0)
+    return _clipped(obj.x0 - obj.width / 2, line, obj.x1 + obj.width / 2, line + 2 * obj.height)
 
 
 def _around(box: Region, h: int, w: int) -> np.ndarray:
@@ -302,11 +304,11 @@ def _blank(x: Tensor) -> Target:
 
 def reflection_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
     """Inside the surface: the object's pixels flipped about the contact line, mixed towards the surface's
-    colour; outside the surface but inside the unclipped reflection: the surrounding ground (no spill)."""
+    colour; outside the surface but inside the reflection's zone: the surrounding ground (no spill)."""
     obj, surf = _entity(csg, eff.params.get("object")), _entity(csg, eff.params.get("surface"))
     if obj is None or surf is None:
         return None
-    box = unclipped_reflection(obj.region, surf.region)
+    box = reflection_zone(obj.region, surf.region)
     if box is None:
         return None
     c, h, w = x.shape
@@ -371,7 +373,14 @@ def shadow_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | No
 
 
 def fill_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
-    """The container's interior takes the substance's colour below the level and the empty colour above."""
+    """The container's interior takes the substance's colour below the level and the empty colour above.
+
+    The substance's colour is the stated one, else the one the backend draws that substance in
+    (``substance_colours``), else what x̂0 shows at the interior's bottom. The empty colour is what x̂0 shows at
+    the interior's top, unless that already looks like the substance (a jar drawn full to the brim, the prior
+    LINA is there to correct): then the background beside the container, which clear glass shows. The side walls
+    keep what x̂0 shows there that stands out from the background: with clear glass above the level, a model
+    readily loses the walls and draws a bare block of substance."""
     cont = _entity(csg, eff.params.get("container"))
     if cont is None:
         return None
@@ -383,17 +392,34 @@ def fill_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None
     interior = region_mask(inner, h, w)
     rows = (np.arange(h) + 0.5) / h
     line = inner.y1 - level * inner.height
-    sub = _entity(csg, eff.params.get("substance"))
-    named = canonical_colour(sub.colour) if sub is not None and sub.colour else None
-    colour = codec.colour(COLOURS[named]) if named else None
+    colour = _substance_colour(_entity(csg, eff.params.get("substance")), codec)
     if colour is None:
         bottom = interior & (rows >= inner.y1 - SUBSTANCE_ROWS * inner.height)[:, None]
         colour = _median(x, bottom, interior)
     top = interior & (rows < inner.y0 + EMPTY_ROWS * inner.height)[:, None]
     empty = _median(x, top, interior)
+    above = interior & (rows < line)[:, None]
+    beside = _row_median(x, ~_things(csg, h, w) & _around(cont.region, h, w))
+    if _distance(empty - colour) < 0.5 * _distance(beside.mean(1) - colour):
+        # drawn full to the brim: only the substance-like pixels above the level go, to what the glass shows
+        above &= (_distance(x - colour[:, None, None]) < _distance(x - beside[:, :, None])).numpy()
+        empty = beside
     _paint(out.value, out.mask, interior & (rows >= line)[:, None], colour)
-    _paint(out.value, out.mask, interior & (rows < line)[:, None], empty)
+    _paint(out.value, out.mask, above, empty)
+    walls = region_mask(cont.region, h, w) & ~interior & (rows >= inner.y0)[:, None] & (rows < inner.y1)[:, None]
+    _paint(out.value, out.mask, walls, _object_colour(x, walls, beside))
     return out
+
+
+def _substance_colour(sub: Entity | None, codec: Codec) -> Tensor | None:
+    """The stated colour of a substance, else the backend's drawing habit for its class (None when neither)."""
+    if sub is None:
+        return None
+    named = canonical_colour(sub.colour) if sub.colour else None
+    if named:
+        return codec.colour(COLOURS[named])
+    rgb = codec.backend.substance_colours.get(sub.cls)
+    return codec.colour(rgb) if rgb is not None else None
 
 
 def _object_colour(x: Tensor, region: np.ndarray, background: Tensor) -> Tensor:
@@ -500,6 +526,8 @@ def texture_target(csg: CSG, ent: Entity, x: Tensor, codec: Codec) -> Target | N
     d_background = _distance(colour[:, None, None] - background[:, :, None])
     near = own & (d_colour < 0.5 * d_background).numpy()
     body = silhouette(ent.region, h, w) & own
+    if category(ent.cls) == Category.CONTAINER:  # clear glass: its own colour shows on the rim above its interior
+        body = own & ((np.arange(h) + 0.5) / h < container_interior(ent.region).y0)[:, None]
     if near.sum() < PRESENT_SHARE * body.sum():
         _paint(out.value, out.mask, body, colour)
         return out
@@ -526,11 +554,11 @@ def footprint(csg: CSG, node_id: str, h: int, w: int) -> np.ndarray:
         p = node.params
         obj = _entity(csg, p.get("object"))
         if node.type == EffectType.REFLECTION and obj is not None and _entity(csg, p.get("surface")) is not None:
-            out |= _mask(unclipped_reflection(obj.region, csg.node(p["surface"]).region), h, w)
+            out |= _mask(reflection_zone(obj.region, csg.node(p["surface"]).region), h, w)
         elif node.type == EffectType.SHADOW and obj is not None and node.region is not None:
             out |= _mask(_wrong_side(node.region, obj.region), h, w)
         elif node.type == EffectType.FILL and _entity(csg, p.get("container")) is not None:
-            out |= region_mask(container_interior(csg.node(p["container"]).region), h, w)
+            out |= region_mask(csg.node(p["container"]).region, h, w)  # its interior and walls
     return out
 
 

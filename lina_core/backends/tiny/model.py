@@ -13,7 +13,7 @@ import torch
 from diffusers import DDPMScheduler, EulerDiscreteScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast
 
-from ...world.render import DEFAULT_COLOUR
+from ...world.render import DEFAULT_COLOUR, SUBSTANCE_RGB
 from ..errors import MissingWeightsError
 from ..unet import UNetBackend
 from .codec import SpaceToDepthCodec
@@ -47,6 +47,7 @@ class TinyComponents:
         backend = UNetBackend(vae=self.vae, text_encoder=self.text_encoder, tokenizer=self.tokenizer, unet=self.unet,
                               scheduler=self.scheduler, name="tiny")
         backend.class_colours = MappingProxyType(DEFAULT_COLOUR)  # what the world draws a thing of no stated colour in
+        backend.substance_colours = MappingProxyType(SUBSTANCE_RGB)
         return backend
 
     def save(self, path: Path) -> None:
