@@ -32,7 +32,7 @@ from lina_core.lina.interventions import (
 )
 from lina_core.lina.latent import (
     ExactCodec, LatentGuidance, LatentSpaceCodec, action_target, codec_for, contact_target, contraction, fill_target,
-    clean_from_output, guided_nodes, predicted_clean, reflection_target, shadow_target,
+    clean_from_output, footprint, guided_nodes, predicted_clean, reflection_target, shadow_target,
 )
 from lina_core.lina import latent as latent_module
 from lina_core.sampling import StepState, fresh_scheduler, model_input, sample
@@ -302,7 +302,7 @@ def test_reflection_target_removes_the_spill_and_keeps_the_inside():
     off_frame = spill & ~grow(grow(on_mirror))  # off the mirror's frame
     far = drawn.numpy() & off_frame
     assert err(spilled, far) > 0.15 and err(out, far) < 0.05  # the spill is painted back to the floor
-    assert err(out, off_frame) < 0.05  # and the rest of the zone stays floor
+    assert err(out, off_frame) < 0.05  # no damage: the rest of the zone stays floor
     assert err(out, on_mirror) < 0.08  # the reflection inside the mirror is kept
     inside = target.mask.numpy() & on_mirror
     assert inside.any() and not (target.mask.numpy() & ~expected_zone(csg, 64)).any()
@@ -382,6 +382,37 @@ def test_reflection_target_reads_the_floor_beside_a_large_mirror_drawn_for_a_sma
     assert spill.sum() > 20
     err = lambda x: float((x - clean).abs().mean(0)[torch.from_numpy(spill)].mean())  # noqa: E731
     assert err(drawn) > 0.15 and err(out) < 0.05
+
+
+def test_a_reflection_target_leaves_a_neighbours_reflection_on_the_same_mirror_alone():
+    csg = canonical_graph("a red ball and a blue cube on a large mirror")
+    image = as_tensor(render(csg, 64, seed=0).image)
+    target = reflection_target(csg, csg.node("reflection_ball"), image, Pixels())
+    cube, mirror = csg.node("cube").region, csg.node("mirror").region
+    line = max(mirror.y0, cube.y1)
+    cube_reflection = region_mask(Region(cube.x0, line, cube.x1, 2 * line - cube.y0), 64, 64)
+    assert target.mask.any() and not (target.mask.numpy() & cube_reflection).any()
+
+
+@pytest.mark.parametrize("prompt, node", [(MIRROR, "reflection_ball"), (MORE, "fill_jar")])
+def test_a_target_touches_only_its_nodes_footprint(prompt, node):
+    csg = canonical_graph(prompt)
+    image = as_tensor(render(csg, 64, seed=0).image)
+    builder = reflection_target if node.startswith("reflection") else fill_target
+    target = builder(csg, csg.node(node), image, Pixels())
+    assert target.mask.any() and not (target.mask.numpy() & ~footprint(csg, node, 64, 64)).any()
+
+
+def test_a_jar_drawn_as_a_bare_block_of_substance_gets_no_substance_walls():
+    """The walls keep the jar's edge only where x̂0 shows one: walls drawn in the dirt's colour are left alone."""
+    more = canonical_graph(MORE)
+    jar = more.node("jar").region
+    image = as_tensor(render(more, 64, seed=0).image)
+    dirt = torch.tensor([112 / 255, 72 / 255, 38 / 255])
+    image[:, torch.from_numpy(region_mask(jar, 64, 64))] = dirt[:, None]  # a brown block where the jar is
+    target = fill_target(more, more.node("fill_jar"), image, Pixels())
+    inner = container_interior(jar)
+    assert not (target.mask.numpy() & region_mask(jar, 64, 64) & ~region_mask(inner, 64, 64)).any()
 
 
 def test_shadow_target_darkens_the_side_opposite_the_light_and_clears_the_other():

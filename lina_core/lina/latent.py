@@ -185,12 +185,19 @@ def _mask(region: Region | None, h: int, w: int) -> np.ndarray:
     return region_mask(region, h, w) if region is not None else np.zeros((h, w), bool)
 
 
-def reflection_zone(obj: Region, surface: Region) -> Region | None:
-    """Where the object's reflection may lie or spill: below its contact line, in its columns widened by half
-    its width on each side, down to twice its height (a model draws its own object larger than the layout's
-    box as often as not, and its reflection with it)."""
+def mirrored(obj: Region, surface: Region) -> Region | None:
+    """Where the object mirrored about its contact line lies if nothing clips it (inside the image)."""
     line = max(surface.y0, obj.y1)
-    return _clipped(obj.x0 - obj.width / 2, line, obj.x1 + obj.width / 2, line + 2 * obj.height)
+    return _clipped(obj.x0, 2 * line - obj.y1, obj.x1, 2 * line - obj.y0)
+
+
+def reflection_zone(obj: Region, surface: Region) -> Region | None:
+    """Where the object's reflection may spill: below its contact line, in its columns widened by half its width
+    on each side, down to twice its height at least (a model draws its own object larger than the layout's box
+    as often as not, and its reflection with it), and as far as its mirrored box reaches."""
+    line = max(surface.y0, obj.y1)
+    return _clipped(obj.x0 - obj.width / 2, line, obj.x1 + obj.width / 2,
+                    max(line + 2 * obj.height, 2 * line - obj.y0))
 
 
 def _around(box: Region, h: int, w: int) -> np.ndarray:
@@ -303,8 +310,9 @@ def _blank(x: Tensor) -> Target:
 
 
 def reflection_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
-    """Inside the surface: the object's pixels flipped about the contact line, mixed towards the surface's
-    colour; outside the surface but inside the reflection's zone: the surrounding ground (no spill)."""
+    """Inside the surface, in the object's mirrored box: the object's pixels flipped about the contact line,
+    mixed towards the surface's colour; outside the surface but inside the reflection's (wider) zone: the
+    surrounding ground (no spill). The glass beyond the mirrored box is left to whatever else lies on it."""
     obj, surf = _entity(csg, eff.params.get("object")), _entity(csg, eff.params.get("surface"))
     if obj is None or surf is None:
         return None
@@ -316,7 +324,8 @@ def reflection_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target 
     zone, on_surface = _mask(box, h, w), region_mask(surf.region, h, w)
     glass = on_surface if surf.cls == "water" else _erode(on_surface)  # a mirror keeps its frame
     # The spill zone starts one pixel off the surface: its frame (or shore) is the surface's own edge.
-    inside, spill = zone & glass, zone & ~dilate(on_surface) & ~_things(csg, h, w, skip=(obj.id,))
+    inside = _mask(mirrored(obj.region, surf.region), h, w) & glass
+    spill = zone & ~dilate(on_surface) & ~_things(csg, h, w, skip=(obj.id,))
     for shadow in csg.effects(EffectType.SHADOW):  # a shadow there is no spill
         if shadow.region is not None:
             spill &= ~region_mask(shadow.region, h, w)
@@ -326,7 +335,7 @@ def reflection_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target 
     src = (2 * line - 1 - torch.arange(h)).clamp(0, h - 1)
     backdrop = _row_median(x, ~obj_mask & ~zone & ~on_surface)
     weight = (_foreground(x, obj_mask, backdrop) * torch.from_numpy(obj_mask).float())[src]
-    plain = glass & ~(zone & (weight > 0.5).numpy())  # glass with no object mirrored onto it
+    plain = glass & ~(inside & (weight > 0.5).numpy())  # glass with no object mirrored onto it
     colour = _median(x, plain, glass)
     mix = WATER_MIX if surf.cls == "water" else MIRROR_MIX
     flipped = colour[:, None, None] + mix * weight[None] * (x[:, src] - colour[:, None, None])
@@ -400,14 +409,18 @@ def fill_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None
     empty = _median(x, top, interior)
     above = interior & (rows < line)[:, None]
     beside = _row_median(x, ~_things(csg, h, w) & _around(cont.region, h, w))
-    if _distance(empty - colour) < 0.5 * _distance(beside.mean(1) - colour):
+    inner_rows = torch.from_numpy(interior.any(1))
+    if _distance(empty - colour) < 0.5 * _distance(beside[:, inner_rows].mean(1) - colour):
         # drawn full to the brim: only the substance-like pixels above the level go, to what the glass shows
         above &= (_distance(x - colour[:, None, None]) < _distance(x - beside[:, :, None])).numpy()
         empty = beside
     _paint(out.value, out.mask, interior & (rows >= line)[:, None], colour)
     _paint(out.value, out.mask, above, empty)
     walls = region_mask(cont.region, h, w) & ~interior & (rows >= inner.y0)[:, None] & (rows < inner.y1)[:, None]
-    _paint(out.value, out.mask, walls, _object_colour(x, walls, beside))
+    # a wall drawn in the substance's colour is no wall: its colour is read from the rest
+    drawn = walls & (_distance(x - colour[:, None, None]) >= _distance(x - beside[:, :, None])).numpy()
+    if drawn.any():
+        _paint(out.value, out.mask, walls, _object_colour(x, drawn, beside))
     return out
 
 
@@ -511,7 +524,8 @@ def texture_target(csg: CSG, ent: Entity, x: Tensor, codec: Codec) -> Target | N
     colour is painted where the model drew something else (a substance inside a jar, a thing in front) —
     unless the entity is missing (fewer than PRESENT_SHARE of its silhouette near its colour), which is how
     out-of-distribution compositions usually fail ("a ball on a small mirror" drawn as a bare mirror): then a
-    blob of its colour is placed on its silhouette, and the model draws the object there from then on."""
+    blob of its colour is placed on its silhouette, and the model draws the object there from then on. A
+    container's colour is read and placed on its rim, above its interior: its glass is clear."""
     colour = expected_colour(ent, codec)
     if colour is None or ent.region is None:
         return None
@@ -521,13 +535,15 @@ def texture_target(csg: CSG, ent: Entity, x: Tensor, codec: Codec) -> Target | N
     for other in csg.nodes():  # what lies inside or in front of it is not its texture
         if other.id != ent.id and other.region is not None and ent.region.contains(other.region):
             own &= ~region_mask(other.region, h, w)
+    body = silhouette(ent.region, h, w) & own
+    if category(ent.cls) == Category.CONTAINER:  # clear glass: its own colour shows on the rim above its interior
+        rim = own & ((np.arange(h) + 0.5) / h < container_interior(ent.region).y0)[:, None]
+        if rim.any():
+            own = body = rim
     background = _row_median(x, ~region_mask(ent.region, h, w) & ~_things(csg, h, w))
     d_colour = _distance(x - colour[:, None, None])
     d_background = _distance(colour[:, None, None] - background[:, :, None])
     near = own & (d_colour < 0.5 * d_background).numpy()
-    body = silhouette(ent.region, h, w) & own
-    if category(ent.cls) == Category.CONTAINER:  # clear glass: its own colour shows on the rim above its interior
-        body = own & ((np.arange(h) + 0.5) / h < container_interior(ent.region).y0)[:, None]
     if near.sum() < PRESENT_SHARE * body.sum():
         _paint(out.value, out.mask, body, colour)
         return out
