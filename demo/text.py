@@ -50,8 +50,8 @@ INTERVENTION_HELP = """
 * **Visual-latent guidance** pulls the model's predicted clean image toward what the graph requires *inside each
   node's region* (a reflection clipped to the mirror, a shadow opposite the light, a jar filled to its level)
   during the first k steps. The paper finds the causal structure fixed early; on this model an early pull alone
-  is undone in later steps (a reflection's spill past a small mirror comes back), so guidance runs over most of
-  them (70% by default). *Projection*
+  is undone in later steps (a reflection's spill past a small mirror comes back), so guidance runs over all of
+  them by default. *Projection*
   moves the next latents by that correction (free); *gradient* differentiates the model's prediction and steps
   the current latents (one extra forward and backward pass per guided step).
 """

@@ -40,9 +40,9 @@ class Defaults:
     steps: int = 20
     guidance: float = DEFAULT_GUIDANCE
     embedding: float = 0.5
-    latent: float = 2.5  # the latent guidance of the predictor's fixed global θ: strength 2.5 over the first 70%
-    latent_end: int = 14  # of the default 20 steps (steps 0 … 13)
-    gamma: float = 1.5
+    latent: float = 2.5  # the predictor's fixed global θ: latent guidance 2.5 on every step, schedule γ 2
+    latent_end: int = 20  # of the default 20 steps (steps 0 … 19)
+    gamma: float = 2.0
     latent_mode: str = LATENT_MODES[0]
 
 
