@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from diffusers import DDIMScheduler, EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler
+import torch
+from diffusers import DDIMScheduler, EulerDiscreteScheduler, FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
 from lina_core.backends.tiny.model import SCHEDULER_CONFIG, build
 from lina_core.backends.tiny.tokenizer import words_of
 from lina_core.lina.schedule import (
     effective_timesteps, reallocated_sigmas, reallocated_timesteps, schedule_for, step_allocation,
 )
-from lina_core.sampling import sample
+from lina_core.sampling import fresh_scheduler, sample
 
 T = SCHEDULER_CONFIG["num_train_timesteps"]
 GAMMAS = (1.0, 1.5, 2.0, 3.0, 4.0)
@@ -89,3 +90,17 @@ def test_flow_warp_composes_with_the_models_shift():
     low, high = (effective_timesteps(FlowMatchEulerDiscreteScheduler(shift=k), 10, 2.0) for k in (1.0, 3.0))
     np.testing.assert_allclose(np.array(low) / 1000, s, rtol=1e-5)
     assert all(h > lo for h, lo in zip(high[1:-1], low[1:-1]))
+
+
+@pytest.mark.parametrize("steps", [4, 20, 50])
+@pytest.mark.parametrize("gamma", (2.0, 3.0, 4.0))
+def test_unipc_on_flow_sigmas_gets_distinct_integer_timesteps(steps, gamma):
+    """Wan's scheduler rounds shifted sigmas to integer timesteps: at gamma 2 and 20 steps the first two used to
+    collide (999, 999) and UniPC's step then failed; neighbours are now kept apart."""
+    unipc = UniPCMultistepScheduler(use_flow_sigmas=True, flow_shift=3.0, prediction_type="flow_prediction")
+    t = effective_timesteps(unipc, steps, gamma)
+    assert len(t) == steps and all(a > b for a, b in zip(t, t[1:]))
+    run = fresh_scheduler(unipc, steps, **schedule_for(unipc, steps, gamma))
+    x = torch.zeros(1, 4, 2, 2)
+    for step in run.timesteps:  # every step runs (the collision failed an assertion inside diffusers)
+        x = run.step(torch.zeros_like(x), step, x).prev_sample

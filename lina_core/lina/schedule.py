@@ -114,7 +114,14 @@ def reallocated_sigmas(scheduler_config: Mapping[str, Any] | Any, steps: int, ga
         return [float(v) for v in default]
     s_max, s_min = float(default[0]), float(default[-1])
     frac = np.arange(steps, dtype=np.float64) / (steps - 1)
-    return [float(v) for v in s_max - (s_max - s_min) * frac ** gamma]
+    sigmas = s_max - (s_max - s_min) * frac ** gamma
+    # Near sigma = 1 the warp packs steps closer than one training timestep once the model's shift compresses them
+    # (at most by the factor ``shift`` there), and a scheduler on integer timesteps (UniPC) then sees two equal
+    # timesteps and fails: keep neighbours at least 1.5 timesteps apart after any shift.
+    gap = 1.5 * max(float(cfg.get("flow_shift") or 1.0), float(cfg.get("shift") or 1.0)) / T
+    for i in range(1, steps - 1):
+        sigmas[i] = min(sigmas[i], sigmas[i - 1] - gap)
+    return [float(v) for v in sigmas]
 
 
 def _flow_sigma_min(T: int, shift: float) -> float:
