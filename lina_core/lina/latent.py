@@ -410,27 +410,28 @@ def fill_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None
     above = interior & (rows < line)[:, None]
     beside = _row_median(x, ~_things(csg, h, w) & _around(cont.region, h, w))
     inner_rows = torch.from_numpy(interior.any(1))
+    substance_like = (_distance(x - colour[:, None, None]) < _distance(x - beside[:, :, None])).numpy()
     if _distance(empty - colour) < 0.5 * _distance(beside[:, inner_rows].mean(1) - colour):
         # drawn full to the brim: only the substance-like pixels above the level go, to what the glass shows
-        above &= (_distance(x - colour[:, None, None]) < _distance(x - beside[:, :, None])).numpy()
+        above &= substance_like
         empty = beside
     _paint(out.value, out.mask, interior & (rows >= line)[:, None], colour)
     _paint(out.value, out.mask, above, empty)
     walls = region_mask(cont.region, h, w) & ~interior & (rows >= inner.y0)[:, None] & (rows < inner.y1)[:, None]
     # a wall drawn in the substance's colour is no wall: its colour is read from the rest
-    drawn = walls & (_distance(x - colour[:, None, None]) >= _distance(x - beside[:, :, None])).numpy()
+    drawn = walls & ~substance_like
     if drawn.any():
         _paint(out.value, out.mask, walls, _object_colour(x, drawn, beside))
     return out
 
 
 def _substance_colour(sub: Entity | None, codec: Codec) -> Tensor | None:
-    """The stated colour of a substance, else the backend's drawing habit for its class (None when neither)."""
+    """A substance's colour as for any entity (``expected_colour``), else the backend's RGB habit for its class."""
     if sub is None:
         return None
-    named = canonical_colour(sub.colour) if sub.colour else None
-    if named:
-        return codec.colour(COLOURS[named])
+    stated = expected_colour(sub, codec)
+    if stated is not None:
+        return stated
     rgb = codec.backend.substance_colours.get(sub.cls)
     return codec.colour(rgb) if rgb is not None else None
 
