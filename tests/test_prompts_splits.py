@@ -76,6 +76,20 @@ def test_train_samples_never_match_an_ood_rule():
     assert leaks == []
 
 
+def test_balanced_train_sampling_evens_out_the_subcategories_the_ood_split_thins():
+    """Plain rejection sampling halves "eat" in the train split (half its prompts are OOD); balanced
+    sampling draws every subcategory about equally often, and still never an OOD prompt."""
+    n = 2800
+    plain = Counter(sample_prompt(random.Random(4), "train").subcategory for _ in range(n))
+    rng = random.Random(4)
+    samples = [sample_prompt(rng, "train", balanced=True) for _ in range(n)]
+    balanced = Counter(s.subcategory for s in samples)
+    fair = n / len(balanced)
+    assert plain["eat"] < 0.6 * fair
+    assert all(0.8 * fair <= c <= 1.2 * fair for c in balanced.values()), balanced
+    assert not [s.prompt for s in samples if ood_rules(parse_prompt(s.prompt))]
+
+
 def test_ood_samples_always_match_a_rule_and_cover_every_rule():
     rng = random.Random(3)
     matched = Counter()

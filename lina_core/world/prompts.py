@@ -313,17 +313,22 @@ def _subcategories(category: str | None) -> tuple[str, ...]:
     return CATEGORIES[category]
 
 
-def sample_prompt(rng: random.Random, split: SplitRequest = "any", category: str | None = None) -> PromptSample:
+def sample_prompt(rng: random.Random, split: SplitRequest = "any", category: str | None = None,
+                  balanced: bool = False) -> PromptSample:
     """Draw a subcategory, a template, its slots and a paraphrase; keep it if it belongs to ``split``.
 
     Rejection sampling re-draws everything on a miss, so "train" and "ood" are the "any"
-    distribution conditioned on the split. ``metadata["ood_rules"]`` records the rules matched.
+    distribution conditioned on the split. That thins out the subcategories a split carves most of
+    ("eat": half its prompts are OOD); ``balanced`` keeps the subcategory drawn first and re-draws only
+    the rest, so every subcategory is equally frequent in the split. ``metadata["ood_rules"]`` records
+    the rules matched.
     """
     if split not in ("train", "ood", "any"):
         raise ValueError(f"split must be 'train', 'ood' or 'any', got {split!r}")
     subcategories = _subcategories(category)
+    first = rng.choice(subcategories) if balanced else None  # drawn only when used: seeded streams stay as they were
     for _ in range(MAX_TRIES):
-        template = rng.choice(_BY_SUBCATEGORY[rng.choice(subcategories)])
+        template = rng.choice(_BY_SUBCATEGORY[first or rng.choice(subcategories)])
         sample = template.sample(rng)
         rules = prompt_ood_rules(sample.prompt)
         if split == "any" or (split == "ood") == bool(rules):

@@ -42,16 +42,17 @@ def image_to_tensor(image) -> torch.Tensor:
 
 
 class WorldStream(IterableDataset):
-    """Infinite stream of (image in [-1, 1], prompt) for one split; each DataLoader worker gets its own seed."""
+    """Infinite stream of (image in [-1, 1], prompt) for one split; each DataLoader worker gets its own seed.
+    ``balanced``: every subcategory equally often (see ``sample_prompt``)."""
 
-    def __init__(self, split: SplitRequest = "train", seed: int = 0, size: int = 64) -> None:
-        self.split, self.seed, self.size = split, seed, size
+    def __init__(self, split: SplitRequest = "train", seed: int = 0, size: int = 64, balanced: bool = False) -> None:
+        self.split, self.seed, self.size, self.balanced = split, seed, size, balanced
 
     def __iter__(self):
         info = get_worker_info()
         worker = info.id if info else 0
         rng = random.Random(f"{self.seed}-{worker}")
         while True:
-            sample = sample_prompt(rng, self.split)
+            sample = sample_prompt(rng, self.split, balanced=self.balanced)
             scene = make_scene(sample, seed=rng.randrange(2**31), size=self.size)
             yield image_to_tensor(scene.rendering.image), sample.prompt

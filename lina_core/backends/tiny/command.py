@@ -14,6 +14,9 @@ class TrainConfig:
     steps: int = 4000
     batch: int = 32
     lr: float = 3e-4
+    lr_schedule: str = "constant"  # or "cosine": diffusers' warmup-then-cosine decay to 0 over ``steps``
+    warmup: int = 0
+    balanced: bool = False  # every subcategory of the train split equally often (WorldStream)
     seed: int = 0
     prompt_dropout: float = 0.1
     ema_decay: float = 0.999
@@ -30,6 +33,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=defaults.steps)
     parser.add_argument("--batch", type=int, default=defaults.batch)
     parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default=defaults.lr_schedule,
+                        help="learning rate over the run: constant, or linear warm-up then cosine decay to 0 at --steps")
+    parser.add_argument("--warmup", type=int, default=defaults.warmup, help="warm-up steps of the learning rate")
+    parser.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=defaults.balanced,
+                        help="draw every subcategory of the train split equally often (rejection sampling alone thins "
+                             "out those the OOD split carves most of, such as 'eat')")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--sample-every", type=int, default=defaults.sample_every)
     parser.add_argument("--workers", type=int, default=defaults.workers)
@@ -40,7 +49,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .train import Trainer
 
-    cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+    cfg = TrainConfig(out=args.out, steps=args.steps, batch=args.batch, lr=args.lr, lr_schedule=args.lr_schedule,
+                      warmup=args.warmup, balanced=args.balanced, seed=args.seed,
                       sample_every=args.sample_every, workers=args.workers, init_from=args.init_from)
     trainer = Trainer(cfg)
     if args.resume and trainer.ckpt.exists():

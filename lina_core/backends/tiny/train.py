@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import torch
+from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
@@ -52,8 +53,8 @@ trailing spacing), and a parameter-free space-to-depth "VAE" (vae/) that folds {
   only snakes eating birds, jars at most half full, cubes never lit from the right, no person on sand next to
   water. Prompts are templated with paraphrases and parsed to a Causal Scene Graph, laid out with jitter
   {jitter}, and rendered; 10% of prompts are dropped for classifier-free guidance.
-* Training: `python -m lina_core train-tiny --out assets/lina-tiny --steps {steps} --seed {cfg.seed}`:
-  batch {cfg.batch}, AdamW lr {cfg.lr}, plain MSE on v, EMA {cfg.ema_decay} (the EMA weights are saved),
+* Training: `python -m lina_core train-tiny --out assets/lina-tiny --steps {steps} --lr {cfg.lr} --lr-schedule
+  {cfg.lr_schedule} --warmup {cfg.warmup} {balanced} --seed {cfg.seed}`: batch {cfg.batch}, AdamW, plain MSE on v, EMA {cfg.ema_decay} (the EMA weights are saved),
   {steps} steps, {minutes:.0f} minutes of training on 2 CPU cores.
 * Last judged sample grid (step {judge_step}, 4 train + 4 OOD prompts, 1 seed each): {judge}
 * Full evaluation: `python -m lina_core evaluate --backend tiny --split {{train,ood}} --seeds 4` (numbers in the
@@ -84,6 +85,7 @@ class Trainer:
         params = list(self.components.unet.parameters()) + list(self.components.text_encoder.parameters())
         self.params = params
         self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
+        self.lr = get_scheduler(cfg.lr_schedule, self.opt, num_warmup_steps=cfg.warmup, num_training_steps=cfg.steps)
         self.ema = EMAModel(params, decay=cfg.ema_decay, use_ema_warmup=True)
         self.step = 0
         self.elapsed = 0.0
@@ -103,7 +105,8 @@ class Trainer:
         state = {
             "step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg),
             "unet": self.components.unet.state_dict(), "text_encoder": self.components.text_encoder.state_dict(),
-            "opt": self.opt.state_dict(), "ema": self.ema.state_dict(), "gen": self.gen.get_state(),
+            "opt": self.opt.state_dict(), "lr": self.lr.state_dict(), "ema": self.ema.state_dict(),
+            "gen": self.gen.get_state(),
             "vocab": self.components.tokenizer.get_vocab(),
         }
         tmp = self.ckpt.with_suffix(".tmp")
@@ -117,6 +120,8 @@ class Trainer:
         self.components.unet.load_state_dict(state["unet"])
         self.components.text_encoder.load_state_dict(state["text_encoder"])
         self.opt.load_state_dict(state["opt"])
+        if "lr" in state:  # checkpoints written before the learning-rate schedule existed ran at a constant rate
+            self.lr.load_state_dict(state["lr"])
         self.ema.load_state_dict(state["ema"])
         self.gen.set_state(state["gen"])
         self.step, self.elapsed = state["step"], state["elapsed"]
@@ -170,7 +175,8 @@ class Trainer:
 
     def run(self) -> TinyComponents:
         self.out.mkdir(parents=True, exist_ok=True)
-        loader = DataLoader(WorldStream("train", seed=self.cfg.seed + self.step, size=IMAGE_SIZE),
+        loader = DataLoader(WorldStream("train", seed=self.cfg.seed + self.step, size=IMAGE_SIZE,
+                                        balanced=self.cfg.balanced),
                             batch_size=self.cfg.batch, num_workers=self.cfg.workers)
         c = self.components
         c.unet.train(), c.text_encoder.train()
@@ -185,6 +191,7 @@ class Trainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)
             self.opt.step()
+            self.lr.step()
             self.ema.step(self.params)
             self.step += 1
             self.elapsed += time.perf_counter() - t0
@@ -192,7 +199,8 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
             if self.step % 50 == 0:
-                self.log({"step": self.step, "loss": running, "seconds": round(self.elapsed, 1)})
+                self.log({"step": self.step, "loss": running, "lr": self.lr.get_last_lr()[0],
+                          "seconds": round(self.elapsed, 1)})
             if self.step % self.cfg.checkpoint_every == 0:
                 self.save_checkpoint()
             if self.step % self.cfg.sample_every == 0:
@@ -212,6 +220,7 @@ class Trainer:
         params = sum(p.numel() for p in self.params)
         (self.out / "README.md").write_text(CARD.format(
             steps=self.step, minutes=self.elapsed / 60, jitter=TRAIN_JITTER, params=params / 1e6, cfg=self.cfg,
-            vocab=len(self.components.tokenizer), size=IMAGE_SIZE, guidance=DEFAULT_GUIDANCE,
+            vocab=len(self.components.tokenizer), size=IMAGE_SIZE,
+            balanced="--balanced" if self.cfg.balanced else "--no-balanced", guidance=DEFAULT_GUIDANCE,
             judge=json.dumps({k: round(v, 3) for k, v in last.items() if k != "step"}), judge_step=last.get("step"),
         ))
