@@ -12,10 +12,12 @@ says) and judging the image against the *original* graph:
 Every case is also judged after blur (radius 1 px) and noise (sigma 0.05), as a small generator
 would draw it, and in two layouts: "matched" renders laid out at jitter 1 and judged against that
 same layout, and "jitter" renders laid out at the training jitter (0.5, some mirrored) but judged
-against the prompt's canonical layout, as the tiny model's samples are. Checks the judge declares not
+against the prompt's canonical layout, as the tiny model's samples are. ``--size 32`` draws every scene at
+the tiny model's resolution and upsamples it as ``evaluate`` does its samples: the judge's accuracy on
+pictures of that size. Checks the judge declares not
 judgeable (a shadow on a thin support, a sliver of reflection) are left out of both rates and counted
 apart. Pure-noise and blank images must score (nearly) nothing.
-Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--examples PATH]
+Usage: python scripts/validate_judge.py [--n 300] [--seed 0] [--size 64] [--examples PATH]
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lina_core.csg import CSG, EdgeType, EffectType, Region  # noqa: E402
 from lina_core.csg.layout import assign_layout  # noqa: E402
 from lina_core.csg.parser import parse_prompt  # noqa: E402
+from lina_core.evaluation.run import at_judge_size  # noqa: E402
 from lina_core.world.judge import Verdict, judge  # noqa: E402
 from lina_core.world.prompts import ood_prompts, sample_prompt, train_prompts_examples  # noqa: E402
 from lina_core.world.render import RenderError, render  # noqa: E402
@@ -69,15 +72,16 @@ class Scene:
     csg: CSG  # laid out as drawn
     judged: CSG  # laid out as judged: the same layout, or the canonical one
     jitter: float
+    size: int = SIZE  # drawn at this resolution, then brought to the judge's
 
 
-def scene(prompt: str, seed: int, mode: str = "matched") -> Scene:
+def scene(prompt: str, seed: int, mode: str = "matched", size: int = SIZE) -> Scene:
     """"matched": drawn and judged in one layout at jitter 1; "jitter": drawn at the training jitter,
     judged against the canonical layout (jitter 0), as the tiny model's samples are."""
     jitter = MATCHED_JITTER if mode == "matched" else TRAIN_JITTER
     csg = assign_layout(parse_prompt(prompt), seed=seed, jitter=jitter)
     judged = csg if mode == "matched" else assign_layout(parse_prompt(prompt), seed=0, jitter=0.0)
-    return Scene(prompt, seed, csg, judged, jitter)
+    return Scene(prompt, seed, csg, judged, jitter, size)
 
 
 def _relaid(s: Scene, edit: Callable[[CSG], None]) -> CSG:
@@ -87,8 +91,8 @@ def _relaid(s: Scene, edit: Callable[[CSG], None]) -> CSG:
     return assign_layout(g, seed=s.seed, jitter=s.jitter)
 
 
-def _draw(g: CSG, seed: int) -> Image.Image:
-    return render(g, size=SIZE, seed=seed).image
+def _draw(g: CSG, seed: int, size: int = SIZE) -> Image.Image:
+    return at_judge_size(render(g, size=size, seed=seed).image)
 
 
 # -- counterfactuals -----------------------------------------------------------------------------
@@ -192,11 +196,11 @@ def cases(s: Scene, dropped: Counter[str] | None = None) -> list[Case]:
     A counterfactual the renderer draws (nearly) like the correct image (``visible_change`` false: a
     shadow that would fall off a narrow support, a reflection of a sliver) is dropped and counted in
     ``dropped`` per kind: no judge could tell the two images apart."""
-    out = [Case(s.prompt, "correct", s.judged, _draw(s.csg, s.seed))]
+    out = [Case(s.prompt, "correct", s.judged, _draw(s.csg, s.seed, s.size))]
     for kind, make in COUNTERFACTUALS.items():
         for target, g in make(s):
             try:
-                image = _draw(g, s.seed)
+                image = _draw(g, s.seed, s.size)
             except RenderError:
                 continue
             if visible_change(out[0].image, image):
@@ -286,8 +290,8 @@ def prompts(n: int, seed: int) -> list[tuple[str, int]]:
     return [(p, rng.randrange(2**31)) for p in texts]
 
 
-def scenes(n: int, seed: int, mode: str = "matched") -> list[Scene]:
-    return [scene(p, s, mode) for p, s in prompts(n, seed)]
+def scenes(n: int, seed: int, mode: str = "matched", size: int = SIZE) -> list[Scene]:
+    return [scene(p, s, mode, size) for p, s in prompts(n, seed)]
 
 
 def validate(all_scenes: list[Scene], seed: int = 0) -> tuple[Tally, Tally, float]:
@@ -411,18 +415,20 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=300, help="sampled prompts per split (train, ood)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", type=int, default=SIZE,
+                    help="draw the scenes at this resolution (the tiny model's is 32), upsampled for the judge")
     ap.add_argument("--examples", default="/tmp/judge_examples.png")
     args = ap.parse_args()
     tallies: dict[str, Tally] = {}
     spent, failures = [], []
     for mode in MODES:
-        all_scenes = scenes(args.n, args.seed, mode)
+        all_scenes = scenes(args.n, args.seed, mode, args.size)
         clean, noisy, t = validate(all_scenes, seed=args.seed)
         tallies[f"{mode} clean"], tallies[f"{mode} noisy"] = clean, noisy
         spent.append(t)
         failures += clean.failures + noisy.failures
     print(f"{len(all_scenes)} scenes per layout mode ({args.n} train + {args.n} ood sampled with seed {args.seed}, "
-          "plus the fixed lists)")
+          f"plus the fixed lists), drawn at {args.size}x{args.size}")
     print(table(tallies))
     print(summary(tallies))
     print(f"judge time per {SIZE}x{SIZE} image: {1000 * float(np.mean(spent)):.2f} ms")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 from PIL import Image
 
 from lina_core.backends.tiny.model import build
@@ -19,12 +21,12 @@ from lina_core.csg.parser import parse_prompt
 from lina_core.evaluation import methods as methods_module
 from lina_core.evaluation.images import image_path
 from lina_core.evaluation.methods import (
-    LINA_VARIANTS, METHOD_NAMES, LinaMethod, lina_settings_for, make_methods, parse_method_names,
+    LINA_VARIANTS, METHOD_NAMES, LinaMethod, lina_settings_for, make_methods, parse_method_names, world_renders,
 )
 from lina_core.evaluation.paired import PARTNER_OF, find_pairs, is_swapped_pair, paired_scores, partner_samples
 from lina_core.evaluation.prompts import evaluation_prompts
 from lina_core.evaluation.records import EvalRecord, merge_reports, summarize
-from lina_core.evaluation.run import Shard, _partial_state, baseline
+from lina_core.evaluation.run import Shard, _partial_state, baseline, canonical_graph, judge_image
 from lina_core.lina.embedding import physics_pairs, texture_prompts
 from lina_core.lina.interventions import InterventionSettings
 from lina_core.world.prompts import PromptSample, ood_prompts, train_prompts_examples
@@ -330,6 +332,26 @@ def test_evaluate_runs_the_peer_beside_the_baseline_on_the_same_seeds(tiny_env: 
     assert sorted((r["method"], r["seed"]) for r in report["records"]) == [
         ("baseline", 0), ("baseline", 1), ("peer", 0), ("peer", 1)]
     assert grid.is_file()
+
+
+AT_32 = SimpleNamespace(image_size=32)  # all the world row reads of a backend
+
+
+def test_the_world_row_is_the_renderers_picture_at_the_backends_resolution_and_scores_near_the_top() -> None:
+    """A right picture at the backend's size, one training-jitter layout per seed: the judge passes it (the row
+    is the ceiling every method is read against), and two seeds are two different layouts."""
+    csg = canonical_graph("a red ball on a table, lit from the left")
+    images = world_renders(AT_32, csg, [0, 1], steps=20, guidance=3.0)
+    assert images.shape == (2, 3, 32, 32) and 0.0 <= float(images.min()) and float(images.max()) <= 1.0
+    assert not torch.equal(images[0], images[1])
+    assert all(judge_image(im, csg).physical == 1.0 for im in images)
+
+
+def test_the_world_row_names_a_graph_the_renderer_cannot_draw() -> None:
+    csg = canonical_graph("a red ball on a table")
+    csg.node(csg.entities("ball")[0].id).cls = "unicorn"
+    with pytest.raises(ValueError, match="leave 'world' out of --methods"):
+        world_renders(AT_32, csg, [0], steps=20, guidance=3.0)
 
 
 def test_a_prompt_file_is_checked_line_by_line_before_any_model_loads(

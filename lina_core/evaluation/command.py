@@ -28,7 +28,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default="baseline",
                    help="comma-separated: baseline, peer, lina, lina-fixed, lina-embedding, lina-latent, "
                         "lina-schedule, lina-gradient (latent guidance by a gradient step), "
-                        "lina-oracle (judge-picked ceiling)")
+                        "lina-oracle (judge-picked ceiling), world (the renderer's own picture at the "
+                        "backend's resolution: the judge's ceiling there)")
     p.add_argument("--seeds", type=int, default=4, help="seeds per prompt (0..K-1)")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE)

@@ -14,9 +14,13 @@ the θ handed to ``generate_lina``:
     lina-embedding  LINA's θ with only the prompt-embedding guidance left on
     lina-latent     LINA's θ with only the visual-latent guidance left on
     lina-schedule   LINA's θ with only the reallocated schedule left on
+    world           the world's own render of the prompt at the backend's resolution, laid out with the training
+                    jitter: what the judge gives a picture that is right but for its resolution. A reference row
+                    (the ceiling any model of that size can reach under this judge), NOT a method
 """
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import replace
 from functools import lru_cache
@@ -32,6 +36,9 @@ from ..lina.interventions import InterventionSettings, generate_lina
 from ..lina.predictor import Predictor
 from ..lina.predictor_command import DEFAULT_PATH as DEFAULT_PREDICTOR
 from ..lina.search import best_of, candidate_grid, judge_candidates
+from ..csg.layout import assign_layout
+from ..world.render import RenderError, render
+from ..world.stream import TRAIN_JITTER, image_to_tensor
 from .run import Method, baseline
 
 SettingsFor = Callable[[CSG], InterventionSettings]
@@ -90,7 +97,23 @@ LINA_VARIANTS: dict[str, SettingsFor] = {
     "lina-gradient": gradient_settings,
 }
 ORACLE = "lina-oracle"
-METHOD_NAMES: tuple[str, ...] = ("baseline", "peer", *LINA_VARIANTS, ORACLE)
+WORLD = "world"
+METHOD_NAMES: tuple[str, ...] = ("baseline", "peer", *LINA_VARIANTS, ORACLE, WORLD)
+
+
+def world_renders(backend: Backend, csg: CSG, seeds: Sequence[int], steps: int, guidance: float) -> torch.Tensor:
+    """The renderer's image of the graph at the backend's resolution, one training-jitter layout per seed (what
+    the tiny model learns from). ``steps`` and ``guidance`` do not apply: nothing is sampled."""
+    images = []
+    for seed in seeds:
+        laid_out = assign_layout(copy.deepcopy(csg), seed=seed, jitter=TRAIN_JITTER)
+        try:
+            image = render(laid_out, size=backend.image_size, seed=seed).image
+        except RenderError as exc:
+            raise ValueError(f"the world cannot draw {csg.prompt!r} ({exc}); leave '{WORLD}' out of --methods "
+                             "for prompts outside the world's vocabulary") from None
+        images.append((image_to_tensor(image) + 1) / 2)
+    return torch.stack(images)
 
 
 class DirectionCache:
@@ -167,7 +190,8 @@ def make_methods(names: Sequence[str]) -> dict[str, Method]:
     """The named methods, in the given order; the LINA variants share one direction cache."""
     directions = DirectionCache()
     special: dict[str, Callable[[], Method]] = {
-        "baseline": lambda: baseline, "peer": _peer, ORACLE: lambda: OracleMethod(directions)}
+        "baseline": lambda: baseline, "peer": _peer, ORACLE: lambda: OracleMethod(directions),
+        WORLD: lambda: world_renders}
     return {n: special[n]() if n in special else LinaMethod(LINA_VARIANTS[n], directions)
             for n in check_method_names(names)}
 

@@ -39,10 +39,12 @@ def baseline(backend: Backend, csg: CSG, seeds: Sequence[int], steps: int, guida
 
 def judge_image(image: torch.Tensor | Image.Image, csg: CSG) -> Verdict:
     """Judge a generated image ([3, H, W] in [0, 1], or as stored) against its graph, at the judge's resolution."""
-    pil = image if isinstance(image, Image.Image) else to_pil(image)
-    if pil.size != (JUDGE_SIZE, JUDGE_SIZE):
-        pil = pil.resize((JUDGE_SIZE, JUDGE_SIZE), Image.BILINEAR)
-    return judge(pil, csg)
+    return judge(at_judge_size(image if isinstance(image, Image.Image) else to_pil(image)), csg)
+
+
+def at_judge_size(image: Image.Image) -> Image.Image:
+    """The image as the judge reads it: smaller (or larger) generations resized to its resolution."""
+    return image if image.size == (JUDGE_SIZE, JUDGE_SIZE) else image.resize((JUDGE_SIZE, JUDGE_SIZE), Image.BILINEAR)
 
 
 def canonical_graph(prompt: str) -> CSG:
