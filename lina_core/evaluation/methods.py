@@ -31,12 +31,12 @@ import torch
 
 from ..backends.base import Backend
 from ..csg.graph import CSG
+from ..csg.layout import assign_layout
 from ..lina.embedding import EFFECT_TYPES, PhysicsDirections, estimate_directions
 from ..lina.interventions import InterventionSettings, generate_lina
 from ..lina.predictor import Predictor
 from ..lina.predictor_command import DEFAULT_PATH as DEFAULT_PREDICTOR
 from ..lina.search import best_of, candidate_grid, judge_candidates
-from ..csg.layout import assign_layout
 from ..world.render import RenderError, render
 from ..world.stream import TRAIN_JITTER, image_to_tensor
 from .run import Method, baseline

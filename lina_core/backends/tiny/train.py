@@ -54,8 +54,8 @@ trailing spacing), and a parameter-free space-to-depth "VAE" (vae/) that folds {
   water. Prompts are templated with paraphrases and parsed to a Causal Scene Graph, laid out with jitter
   {jitter}, and rendered; 10% of prompts are dropped for classifier-free guidance.
 * Training: `python -m lina_core train-tiny --out assets/lina-tiny --steps {steps} --lr {cfg.lr} --lr-schedule
-  {cfg.lr_schedule} --warmup {cfg.warmup} {balanced} --seed {cfg.seed}`: batch {cfg.batch}, AdamW, plain MSE on v, EMA {cfg.ema_decay} (the EMA weights are saved),
-  {steps} steps, {minutes:.0f} minutes of training on 2 CPU cores.
+  {cfg.lr_schedule} --warmup {cfg.warmup} {balanced} --seed {cfg.seed}`: batch {cfg.batch}, AdamW, plain MSE on v,
+  EMA {cfg.ema_decay} (the EMA weights are saved), {steps} steps, {minutes:.0f} minutes of training on 2 CPU cores.
 * Last judged sample grid (step {judge_step}, 4 train + 4 OOD prompts, 1 seed each): {judge}
 * Full evaluation: `python -m lina_core evaluate --backend tiny --split {{train,ood}} --seeds 4` (numbers in the
   project README).
