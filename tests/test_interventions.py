@@ -19,7 +19,7 @@ from lina_core.backends.base import PromptEmbedding
 from lina_core.backends.tiny.model import build
 from lina_core.backends.tiny.tokenizer import words_of
 from lina_core.backends.unet import UNetBackend
-from lina_core.csg.graph import CSG, Region
+from lina_core.csg.graph import CSG, EdgeType, EffectType, Region
 from lina_core.csg.layout import container_interior, region_mask
 from lina_core.csg.serialize import from_dict, to_dict
 from lina_core.csg.vocab import COLOURS
@@ -434,6 +434,22 @@ def test_shadow_target_darkens_the_side_opposite_the_light_and_clears_the_other(
     assert abs(lum(out, east) - lum(right, east)) < 0.05 and abs(lum(out, west) - lum(right, west)) < 0.08
 
 
+
+@pytest.mark.parametrize("prompt, runs_on", [("a white lamp on a little mirror, lit from the left", True),
+                                             ("a red cube on a table, lit from the right", False)])
+def test_a_shadow_runs_on_past_a_mirror_onto_the_floor_but_not_off_a_table(prompt: str, runs_on: bool):
+    """A mirror lies flat on the floor, so the world draws a lamp's long shadow across the floor beyond it; a
+    table's top ends a shadow (beyond its edge is the wall)."""
+    csg = canonical_graph(prompt)
+    shadow = next(iter(csg.effects(EffectType.SHADOW)))
+    support = csg.parents(shadow.params["object"], EdgeType.SUPPORTS)[0]
+    image = as_tensor(render(csg, 64, seed=0).image)
+    target = shadow_target(csg, shadow, image, Pixels())
+    past = target.mask.numpy() & ~region_mask(support.region, 64, 64)
+    assert bool(past.any()) == runs_on
+    if runs_on:  # darker than the floor it lies on: the target asks for the shadow there
+        floor = torch.from_numpy(~past & (np.arange(64) >= support.region.y0 * 64)[:, None])
+        assert float(target.value.mean(0)[torch.from_numpy(past)].mean()) < float(image.mean(0)[floor].mean()) - 0.1
 # -- settings ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, field", [

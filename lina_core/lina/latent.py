@@ -50,7 +50,7 @@ import torch
 from ..backends.base import Backend
 from ..csg.graph import CSG, EdgeType, Effect, EffectType, Entity, Region
 from ..csg.layout import container_interior, region_mask
-from ..csg.vocab import COLOURS, Category, canonical_colour, category
+from ..csg.vocab import COLOURS, Category, canonical_colour, category, is_reflective
 from ..sampling import StepState, model_input
 
 Tensor = torch.Tensor
@@ -350,7 +350,8 @@ def reflection_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target 
 
 def shadow_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | None:
     """Darken the ground in the shadow's region (opposite the light); bring the mirrored, wrong-side region
-    back to the plain ground colour. Only on what the object stands on."""
+    back to the plain ground colour. Only on what the object stands on, and past a mirror's edge on the floor
+    it lies on (a mirror is flat: a lamp's long shadow runs on over the floor; a table's top ends it)."""
     obj = _entity(csg, eff.params.get("object"))
     if obj is None or eff.region is None:
         return None
@@ -364,6 +365,8 @@ def shadow_target(csg: CSG, eff: Effect, x: Tensor, codec: Codec) -> Target | No
         allowed = np.zeros((h, w), bool)
         for s in supports:
             allowed |= region_mask(s.region, h, w)
+            if is_reflective(s.cls):
+                allowed[int(s.region.y0 * h):] = True
     else:  # nothing named under it: the floor below its base
         allowed = np.zeros((h, w), bool)
         allowed[int(obj.region.y1 * h):] = True
