@@ -34,7 +34,8 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=defaults.batch)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--lr-schedule", choices=("constant", "cosine"), default=defaults.lr_schedule,
-                        help="learning rate over the run: constant, or linear warm-up then cosine decay to 0 at --steps")
+                        help="learning rate over the run: constant, or linear warm-up then cosine decay to 0 at "
+                             "--steps")
     parser.add_argument("--warmup", type=int, default=defaults.warmup, help="warm-up steps of the learning rate")
     parser.add_argument("--balanced", action=argparse.BooleanOptionalAction, default=defaults.balanced,
                         help="draw every subcategory of the train split equally often (rejection sampling alone thins "

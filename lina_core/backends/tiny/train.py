@@ -85,7 +85,8 @@ class Trainer:
         params = list(self.components.unet.parameters()) + list(self.components.text_encoder.parameters())
         self.params = params
         self.opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)
-        self.lr = get_scheduler(cfg.lr_schedule, self.opt, num_warmup_steps=cfg.warmup, num_training_steps=cfg.steps)
+        self.lr_schedule = get_scheduler(cfg.lr_schedule, self.opt, num_warmup_steps=cfg.warmup,
+                                         num_training_steps=cfg.steps)
         self.ema = EMAModel(params, decay=cfg.ema_decay, use_ema_warmup=True)
         self.step = 0
         self.elapsed = 0.0
@@ -105,7 +106,7 @@ class Trainer:
         state = {
             "step": self.step, "elapsed": self.elapsed, "config": asdict(self.cfg),
             "unet": self.components.unet.state_dict(), "text_encoder": self.components.text_encoder.state_dict(),
-            "opt": self.opt.state_dict(), "lr": self.lr.state_dict(), "ema": self.ema.state_dict(),
+            "opt": self.opt.state_dict(), "lr": self.lr_schedule.state_dict(), "ema": self.ema.state_dict(),
             "gen": self.gen.get_state(),
             "vocab": self.components.tokenizer.get_vocab(),
         }
@@ -121,7 +122,7 @@ class Trainer:
         self.components.text_encoder.load_state_dict(state["text_encoder"])
         self.opt.load_state_dict(state["opt"])
         if "lr" in state:  # checkpoints written before the learning-rate schedule existed ran at a constant rate
-            self.lr.load_state_dict(state["lr"])
+            self.lr_schedule.load_state_dict(state["lr"])
         self.ema.load_state_dict(state["ema"])
         self.gen.set_state(state["gen"])
         self.step, self.elapsed = state["step"], state["elapsed"]
@@ -191,7 +192,7 @@ class Trainer:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)
             self.opt.step()
-            self.lr.step()
+            self.lr_schedule.step()
             self.ema.step(self.params)
             self.step += 1
             self.elapsed += time.perf_counter() - t0
@@ -199,7 +200,7 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{running:.4f}")
             if self.step % 50 == 0:
-                self.log({"step": self.step, "loss": running, "lr": self.lr.get_last_lr()[0],
+                self.log({"step": self.step, "loss": running, "lr": self.lr_schedule.get_last_lr()[0],
                           "seconds": round(self.elapsed, 1)})
             if self.step % self.cfg.checkpoint_every == 0:
                 self.save_checkpoint()
