@@ -26,7 +26,7 @@ from lina_core.evaluation.methods import (
 from lina_core.evaluation.paired import PARTNER_OF, find_pairs, is_swapped_pair, paired_scores, partner_samples
 from lina_core.evaluation.prompts import evaluation_prompts
 from lina_core.evaluation.records import EvalRecord, merge_reports, summarize
-from lina_core.evaluation.run import Shard, _partial_state, baseline, canonical_graph, judge_image
+from lina_core.evaluation.run import JUDGE_SIZE, Shard, _partial_state, at_judge_size, baseline, canonical_graph, judge_image
 from lina_core.lina.embedding import physics_pairs, texture_prompts
 from lina_core.lina.interventions import InterventionSettings
 from lina_core.world.prompts import PromptSample, ood_prompts, train_prompts_examples
@@ -345,6 +345,22 @@ def test_the_world_row_is_the_renderers_picture_at_the_backends_resolution_and_s
     assert images.shape == (2, 3, 32, 32) and 0.0 <= float(images.min()) and float(images.max()) <= 1.0
     assert not torch.equal(images[0], images[1])
     assert all(judge_image(im, csg).physical == 1.0 for im in images)
+
+
+def test_a_small_picture_reaches_the_judge_in_whole_pixel_blocks_and_a_large_one_averaged_down() -> None:
+    """A two-pixel bird must keep its colour: blended with its neighbours it is a colour the judge does not know."""
+    small = Image.new("RGB", (32, 32), (230, 225, 210))
+    small.putpixel((10, 20), (120, 70, 30))
+    big = at_judge_size(small)
+    assert big.size == (JUDGE_SIZE, JUDGE_SIZE)
+    block = [big.getpixel((20 + dx, 40 + dy)) for dx in (0, 1) for dy in (0, 1)]
+    assert block == [(120, 70, 30)] * 4
+    assert big.getpixel((22, 40)) == (230, 225, 210)
+    large = Image.new("RGB", (128, 128), (0, 0, 0))
+    for x in range(0, 128, 2):  # one-pixel stripes: averaged to grey, not sampled to black or white
+        for y in range(128):
+            large.putpixel((x, y), (255, 255, 255))
+    assert 100 <= at_judge_size(large).getpixel((31, 31))[0] <= 155
 
 
 def test_the_world_row_names_a_graph_the_renderer_cannot_draw() -> None:

@@ -69,15 +69,17 @@ def test_counterfactuals_fail_the_right_node(tallies, mode: str) -> None:
     assert noisy.catch_rate() >= 0.9, vj.table({"noisy": noisy})
 
 
-def test_at_the_tiny_models_resolution_the_judge_is_less_sure_but_still_right_mostly() -> None:
-    """The tiny model draws 32x32 pictures, upsampled for the judge. The world's own renders at that size,
-    jittered and judged against the canonical layout as the model's samples are: measured 0.956 of node checks
-    passed and 0.955 of counterfactuals caught on the fixed lists (0.91 / 0.94 on a 50 + 50 sample; 64x64 gives
-    0.97 / 0.97). This guards the level that the README's "world" rows (the ceiling under this judge) rest on."""
+@pytest.mark.parametrize("mode", MODES)
+def test_at_the_tiny_models_resolution_the_judge_is_less_sure_but_still_right_mostly(mode: str) -> None:
+    """The tiny model draws 32x32 pictures, enlarged for the judge. The world's own renders at that size, in
+    both layouts (jittered ones judged against the canonical layout, as the model's samples are): measured
+    0.962 / 0.978 of node checks passed and 0.973 / 0.965 of counterfactuals caught on the fixed lists (matched /
+    jitter; 64x64 gives 0.97 / 0.97). Enlarged bilinearly rather than in pixel blocks, matched renders passed
+    0.934. This guards the level that the README's "world" rows (the ceiling under this judge) rest on."""
     prompts = [p.prompt for p in ood_prompts() + train_prompts_examples()]
-    clean, _, _ = vj.validate([vj.scene(p, seed, "jitter", size=32) for seed, p in enumerate(prompts)], seed=0)
-    assert clean.node_rate() >= 0.93, vj.table({"clean": clean})
-    assert clean.catch_rate() >= 0.93, vj.table({"clean": clean})
+    clean, _, _ = vj.validate([vj.scene(p, seed, mode, size=32) for seed, p in enumerate(prompts)], seed=0)
+    assert clean.node_rate() >= 0.95, vj.table({"clean": clean})
+    assert clean.catch_rate() >= 0.95, vj.table({"clean": clean})
     assert clean.caught["unclipped"][1] > 0, "no small-mirror counterfactual at 32x32"
 
 

@@ -43,8 +43,14 @@ def judge_image(image: torch.Tensor | Image.Image, csg: CSG) -> Verdict:
 
 
 def at_judge_size(image: Image.Image) -> Image.Image:
-    """The image as the judge reads it: smaller (or larger) generations resized to its resolution."""
-    return image if image.size == (JUDGE_SIZE, JUDGE_SIZE) else image.resize((JUDGE_SIZE, JUDGE_SIZE), Image.BILINEAR)
+    """The image as the judge reads it, at its resolution. A smaller generation is enlarged into blocks of
+    whole pixels: bilinear blending smeared a two-pixel bird or a small mirror's reflection into colours the
+    judge does not know, and it was surer of both correct and wrong pictures this way (``validate_judge.py
+    --size 32``). A larger one is averaged down."""
+    if image.size == (JUDGE_SIZE, JUDGE_SIZE):
+        return image
+    enlarge = image.width < JUDGE_SIZE and image.height < JUDGE_SIZE
+    return image.resize((JUDGE_SIZE, JUDGE_SIZE), Image.NEAREST if enlarge else Image.BILINEAR)
 
 
 def canonical_graph(prompt: str) -> CSG:
