@@ -54,7 +54,7 @@ trailing spacing), and a parameter-free space-to-depth "VAE" (vae/) that folds {
   water. Prompts are templated with paraphrases and parsed to a Causal Scene Graph, laid out with jitter
   {jitter}, and rendered; 10% of prompts are dropped for classifier-free guidance.
 * Training: `python -m lina_core train-tiny --out assets/lina-tiny --steps {steps} --lr {cfg.lr} --lr-schedule
-  {cfg.lr_schedule} --warmup {cfg.warmup} {balanced} --seed {cfg.seed}`: batch {cfg.batch}, AdamW, plain MSE on v,
+  {cfg.lr_schedule} --warmup {cfg.warmup} {balanced} {top} --seed {cfg.seed}`: batch {cfg.batch}, AdamW, plain MSE on v,
   EMA {cfg.ema_decay} (the EMA weights are saved), {steps} steps, {minutes:.0f} minutes of training on 2 CPU cores.
 * Last judged sample grid (step {judge_step}, 4 train + 4 OOD prompts, 1 seed each): {judge}
 * Full evaluation: `python -m lina_core evaluate --backend tiny --split {{train,ood}} --seeds 4` (numbers in the
@@ -78,7 +78,7 @@ class Trainer:
         self.ckpt = self.out / "checkpoint.pt"
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
-        self.components = build(vocabulary(cfg.seed), seed=cfg.seed)
+        self.components = build(vocabulary(cfg.seed), seed=cfg.seed, top_attention=cfg.top_attention)
         if cfg.init_from:
             self.init_from(cfg.init_from)
         self.noise = training_noise_scheduler(self.components)
@@ -98,6 +98,9 @@ class Trainer:
         saved = load(path)
         if saved.tokenizer.get_vocab() != self.components.tokenizer.get_vocab():
             raise RuntimeError(f"{path} was trained with another vocabulary (different seed or prompt templates?)")
+        if saved.unet.config.down_block_types != self.components.unet.config.down_block_types:
+            raise RuntimeError(f"{path} has another UNet ({', '.join(saved.unet.config.down_block_types)}): "
+                               "--top-attention must match the weights it starts from")
         self.components.unet.load_state_dict(saved.unet.state_dict())
         self.components.text_encoder.load_state_dict(saved.text_encoder.state_dict())
 
@@ -118,6 +121,10 @@ class Trainer:
         state = torch.load(self.ckpt, weights_only=False)
         if state["vocab"] != self.components.tokenizer.get_vocab():
             raise RuntimeError(f"{self.ckpt} was trained with another vocabulary (different seed?)")
+        saved_top = state["config"].get("top_attention", True)
+        if saved_top != self.cfg.top_attention:
+            raise RuntimeError(f"{self.ckpt} was trained {'with' if saved_top else 'without'} top attention: resume "
+                               f"with{'' if saved_top else ' --no-top-attention'} as it was started")
         self.components.unet.load_state_dict(state["unet"])
         self.components.text_encoder.load_state_dict(state["text_encoder"])
         self.opt.load_state_dict(state["opt"])
@@ -215,13 +222,15 @@ class Trainer:
 
     def write_card(self) -> None:
         """The model card: how these weights were made, so anyone can rebuild and check them."""
-        log = map(json.loads, (self.out / "train_log.jsonl").read_text().splitlines())
+        path = self.out / "train_log.jsonl"  # absent after a run shorter than the logging interval
+        log = map(json.loads, path.read_text().splitlines() if path.exists() else [])
         judged = [r for r in log if "judge_ood_physical" in r]
         last = judged[-1] if judged else {}
         params = sum(p.numel() for p in self.params)
         (self.out / "README.md").write_text(CARD.format(
             steps=self.step, minutes=self.elapsed / 60, jitter=TRAIN_JITTER, params=params / 1e6, cfg=self.cfg,
             vocab=len(self.components.tokenizer), size=IMAGE_SIZE,
-            balanced="--balanced" if self.cfg.balanced else "--no-balanced", guidance=DEFAULT_GUIDANCE,
+            balanced="--balanced" if self.cfg.balanced else "--no-balanced",
+            top="--top-attention" if self.cfg.top_attention else "--no-top-attention", guidance=DEFAULT_GUIDANCE,
             judge=json.dumps({k: round(v, 3) for k, v in last.items() if k != "step"}), judge_step=last.get("step"),
         ))
