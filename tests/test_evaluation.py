@@ -26,7 +26,9 @@ from lina_core.evaluation.methods import (
 from lina_core.evaluation.paired import PARTNER_OF, find_pairs, is_swapped_pair, paired_scores, partner_samples
 from lina_core.evaluation.prompts import evaluation_prompts
 from lina_core.evaluation.records import EvalRecord, merge_reports, summarize
-from lina_core.evaluation.run import JUDGE_SIZE, Shard, _partial_state, at_judge_size, baseline, canonical_graph, judge_image
+from lina_core.evaluation.run import (
+    JUDGE_SIZE, Shard, _partial_state, at_judge_size, baseline, canonical_graph, judge_image,
+)
 from lina_core.lina.embedding import physics_pairs, texture_prompts
 from lina_core.lina.interventions import InterventionSettings
 from lina_core.world.prompts import PromptSample, ood_prompts, train_prompts_examples

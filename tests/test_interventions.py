@@ -434,7 +434,6 @@ def test_shadow_target_darkens_the_side_opposite_the_light_and_clears_the_other(
     assert abs(lum(out, east) - lum(right, east)) < 0.05 and abs(lum(out, west) - lum(right, west)) < 0.08
 
 
-
 @pytest.mark.parametrize("prompt, runs_on", [("a white lamp on a little mirror, lit from the left", True),
                                              ("a red cube on a table, lit from the right", False)])
 def test_a_shadow_runs_on_past_a_mirror_onto_the_floor_but_not_off_a_table(prompt: str, runs_on: bool):
@@ -450,6 +449,8 @@ def test_a_shadow_runs_on_past_a_mirror_onto_the_floor_but_not_off_a_table(promp
     if runs_on:  # darker than the floor it lies on: the target asks for the shadow there
         floor = torch.from_numpy(~past & (np.arange(64) >= support.region.y0 * 64)[:, None])
         assert float(target.value.mean(0)[torch.from_numpy(past)].mean()) < float(image.mean(0)[floor].mean()) - 0.1
+
+
 # -- settings ---------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("change, field", [

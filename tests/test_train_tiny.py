@@ -27,7 +27,7 @@ def test_train_resume_and_load(tmp_path, capsys):
     assert "after 3 steps" in capsys.readouterr().out
 
 
-def test_without_top_attention_the_unet_has_no_attention_at_16x16_and_resumes_only_as_started(tmp_path, capsys):
+def test_without_top_attention_the_unet_has_no_attention_at_16x16_and_resumes_only_as_started(tmp_path):
     out = tmp_path / "tiny"
     args = ["train-tiny", "--out", str(out), "--steps", "1", "--batch", "2", "--sample-every", "100"]
     assert main(args + ["--no-top-attention"]) == 0

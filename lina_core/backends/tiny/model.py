@@ -72,11 +72,12 @@ def build(words: set[str], seed: int = 0, top_attention: bool = True) -> TinyCom
         bos_token_id=SPECIALS.index("[BOS]"), eos_token_id=SPECIALS.index("[EOS]"),
     ))
     vae = SpaceToDepthCodec(factor=FOLD)
+    top_down, top_up = ("CrossAttnDownBlock2D", "CrossAttnUpBlock2D") if top_attention else ("DownBlock2D", "UpBlock2D")
     unet = UNet2DConditionModel(
         sample_size=IMAGE_SIZE // FOLD, in_channels=vae.config.latent_channels, out_channels=vae.config.latent_channels,
         block_out_channels=(64, 128, 192), layers_per_block=1, norm_num_groups=32,
-        down_block_types=("CrossAttnDownBlock2D" if top_attention else "DownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D" if top_attention else "UpBlock2D"),
+        down_block_types=(top_down, "CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", top_up),
         cross_attention_dim=TEXT_DIM, attention_head_dim=32,
     )
     return TinyComponents(tokenizer, text_encoder, unet, vae, EulerDiscreteScheduler(**SCHEDULER_CONFIG))
