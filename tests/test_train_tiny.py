@@ -27,17 +27,24 @@ def test_train_resume_and_load(tmp_path, capsys):
     assert "after 3 steps" in capsys.readouterr().out
 
 
-def test_without_top_attention_the_unet_has_no_attention_at_16x16_and_resumes_only_as_started(tmp_path):
+def test_by_default_the_unet_has_no_attention_at_16x16_and_resumes_only_as_started(tmp_path):
     out = tmp_path / "tiny"
     args = ["train-tiny", "--out", str(out), "--steps", "1", "--batch", "2", "--sample-every", "100"]
-    assert main(args + ["--no-top-attention"]) == 0
+    assert main(args) == 0
     unet = load(out).unet
     assert unet.config.down_block_types[0] == "DownBlock2D" and unet.config.up_block_types[-1] == "UpBlock2D"
     assert unet.config.down_block_types[1] == "CrossAttnDownBlock2D"  # text still conditions at 8x8
-    with pytest.raises(RuntimeError, match="--no-top-attention"):
-        main(args[:4] + ["2"] + args[5:] + ["--resume"])
+    with pytest.raises(RuntimeError, match="resume with --no-top-attention"):
+        main(args[:4] + ["2"] + args[5:] + ["--top-attention", "--resume"])
     with pytest.raises(RuntimeError, match="--top-attention must match"):
-        main(["train-tiny", "--out", str(tmp_path / "other"), "--steps", "1", "--batch", "2", "--init-from", str(out)])
+        main(["train-tiny", "--out", str(tmp_path / "other"), "--steps", "1", "--batch", "2", "--init-from", str(out),
+              "--top-attention"])
+    with_top = tmp_path / "with-top"
+    assert main(["train-tiny", "--out", str(with_top), "--steps", "1", "--batch", "2", "--sample-every", "100",
+                 "--top-attention"]) == 0
+    assert load(with_top).unet.config.down_block_types[0] == "CrossAttnDownBlock2D"
+    with pytest.raises(RuntimeError, match="resume with --top-attention"):
+        main(["train-tiny", "--out", str(with_top), "--steps", "2", "--batch", "2", "--resume"])
 
 
 def test_missing_weights_say_how_to_rebuild(tmp_path):

@@ -11,11 +11,11 @@ from ...command import Command
 @dataclass
 class TrainConfig:
     out: str
-    steps: int = 4000
+    steps: int = 10000  # the defaults are the committed model's recipe (assets/lina-tiny/README.md)
     batch: int = 32
-    lr: float = 3e-4
-    lr_schedule: str = "constant"  # or "cosine": diffusers' warmup-then-cosine decay to 0 over ``steps``
-    warmup: int = 0
+    lr: float = 4e-4
+    lr_schedule: str = "cosine"  # diffusers' warmup-then-cosine decay to 0 over ``steps``, or "constant"
+    warmup: int = 250
     balanced: bool = False  # every subcategory of the train split equally often (WorldStream)
     seed: int = 0
     prompt_dropout: float = 0.1
@@ -24,7 +24,7 @@ class TrainConfig:
     sample_every: int = 500
     workers: int = 0  # rendering is ~400 scenes/s: in-process is cheaper than a second process on 2 cores
     threads: int = 2
-    top_attention: bool = True  # attention at the UNet's full 16x16 latent resolution (three times the step time)
+    top_attention: bool = False  # attention at the UNet's full 16x16 latent resolution: three times the step time
     init_from: str | None = None  # start from saved weights (e.g. assets/lina-tiny) instead of random ones
 
 

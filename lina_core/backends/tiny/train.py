@@ -124,7 +124,7 @@ class Trainer:
         saved_top = state["config"].get("top_attention", True)
         if saved_top != self.cfg.top_attention:
             raise RuntimeError(f"{self.ckpt} was trained {'with' if saved_top else 'without'} top attention: resume "
-                               f"with{'' if saved_top else ' --no-top-attention'} as it was started")
+                               f"with --{'' if saved_top else 'no-'}top-attention as it was started")
         self.components.unet.load_state_dict(state["unet"])
         self.components.text_encoder.load_state_dict(state["text_encoder"])
         self.opt.load_state_dict(state["opt"])
