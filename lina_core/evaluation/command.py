@@ -44,8 +44,11 @@ def _configure(p: argparse.ArgumentParser) -> None:
 
 def _write(report: dict, path: Path | None) -> None:
     from .records import markdown_table
+    from .targets import check_targets
 
     print(markdown_table(report["summary"]))
+    for check in check_targets(report["config"], report["summary"]):
+        print(check.line())
     if path:
         path.write_text(json.dumps(report, indent=1))
 
