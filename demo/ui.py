@@ -39,8 +39,11 @@ class Defaults:
     seed: int = 0
     steps: int = 20
     guidance: float = DEFAULT_GUIDANCE
+    # Every intervention on, so that each part shows (the embedding push, the timestep plot). The searched fixed θ
+    # (assets/lina-predictor) is latent guidance 2.5 on every step alone; "Use predicted interventions" takes the
+    # predictor's choice for the prompt instead.
     embedding: float = 0.5
-    latent: float = 2.5  # the predictor's fixed global θ: latent guidance 2.5 on every step, schedule γ 2
+    latent: float = 2.5
     latent_end: int = 20  # of the default 20 steps (steps 0 … 19)
     gamma: float = 2.0
     latent_mode: str = LATENT_MODES[0]
