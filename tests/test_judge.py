@@ -140,6 +140,22 @@ def test_unclipped_reflection_on_a_tiny_mirror_is_caught() -> None:
     assert not node.passed and "beyond the mirror" in node.reason
 
 
+def test_a_reflection_with_no_room_in_the_mirror_as_drawn_fails_instead_of_going_unjudged() -> None:
+    """A model sample (the searched oracle's, which passed through this gap): a large mirror under a cube drawn as
+    a column down to it, so the flipped cube lands on 2 px of glass. Too little to judge used to mean left out of
+    the score; where the graph's mirror holds many pixels of the reflection, it is a failure to draw it."""
+    from PIL import Image
+
+    from lina_core.evaluation.run import at_judge_size, canonical_graph
+
+    image = Image.open(Path(__file__).parent / "data" / "cube_over_a_large_mirror_for_a_small_one.png")
+    node = judge(at_judge_size(image.convert("RGB")), canonical_graph("a blue cube on a small mirror")).by_id()
+    assert node["reflection_cube"].judged and not node["reflection_cube"].passed
+    assert node["reflection_cube"].reason.startswith("no room for the cube's reflection in the mirror as drawn")
+    correct = _case("a blue cube on a small mirror", 0, "correct")
+    assert judge(correct.image, correct.csg).by_id()["reflection_cube"].passed
+
+
 @pytest.mark.parametrize("prompt, seed, target, drawn", [
     ("a white bird eats a snake", 0, "bird", "black"),  # its gray outline alone once passed as white
     ("a gray bottle on a table", 10, "bottle", "red"),  # its dark neck alone once passed as gray

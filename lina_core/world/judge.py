@@ -54,6 +54,7 @@ _REFLECTION_AREA = 0.2
 # water shows a dark, rippled copy, a mirror a bright one.
 _WATER_MIX, _MIRROR_MIX = 0.12, 0.35
 _SPILL_PX = 6
+_MIN_REFLECTION_PX = 6  # fewer decidable pixels of a reflection than this cannot be judged
 # Slack (px sideways, px below) around the graph's mirror for drawn pixels under the mirrored object; none for
 # pixels that look like its reflection or like glass when the graph's mirror is too small for the whole of it.
 _SPAN_SLACK, _CLIP_SLACK = (1.0, 2.0), (0.0, 0.0)
@@ -937,6 +938,19 @@ def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
 
 
 # -- reflections ---------------------------------------------------------------------------------
+def _graph_room(v: _View, o: Region, s: Region) -> int:
+    """Pixels of the surface's glass (its frame left out) the mirrored object covers in the graph's layout, when
+    the object stands centred over it (beside its middle, the world shifts the reflection): a picture whose
+    drawn surface leaves the reflection far less than this has drawn too little of it to pass unjudged (a
+    surface drawn too small or not at all would otherwise escape the check)."""
+    if not s.x0 <= (o.x0 + o.x1) / 2 <= s.x1:
+        return 0
+    line = max(s.y0, o.y1)
+    x0, x1 = max(o.x0, s.x0) * v.w + 1, min(o.x1, s.x1) * v.w - 1
+    y0, y1 = line * v.h + 1, min(2 * line - o.y0, s.y1) * v.h - 1
+    return int(max(x1 - x0, 0) * max(y1 - y0, 0))
+
+
 def _reflection_like(px: Array, plain: Array, o: Array, water: bool) -> tuple[Array, Array]:
     """Per pixel: has the plain surface moved towards the object colour ``o`` mirrored there (its
     chromaticity where the two differ in colour, else its brightness)? And is that decidable at all?"""
@@ -1024,7 +1038,12 @@ def _check_reflection(v: _View, eff: Effect) -> NodeVerdict:
     src = v.img[sy][:, sx]
     like, decidable = _reflection_like(v.img, s.plain, src, s.water)
     use = inside & decidable
-    if use.sum() < 6:
+    if use.sum() < _MIN_REFLECTION_PX:
+        shared = sum(e.params.get("surface") == surf.id for e in v.csg.effects(EffectType.REFLECTION)) > 1
+        room = 0 if shared else _graph_room(v, obj.region, surf.region)  # neighbours' reflections crowd it
+        if inside.sum() < _MIN_REFLECTION_PX <= room // 2:
+            return _fail(eff.id, "effect", f"no room for the {obj.cls}'s reflection in the {surf.cls} as drawn "
+                                           f"({int(inside.sum())} px; the graph's {surf.cls} holds {room})")
         return _unjudged(eff.id, f"reflection of the {obj.cls} too small to judge")
     if not s.water:
         spill = _spill(v, obj, surf, fo, flipped & ~fo.mask & ~_others(v, keep), like & decidable)
