@@ -938,17 +938,21 @@ def _check_shadow(v: _View, eff: Effect) -> NodeVerdict:
 
 
 # -- reflections ---------------------------------------------------------------------------------
+def _mirrored_box(o: Region, s: Region) -> Region:
+    """The graph's object mirrored about its contact line with the surface (inside the image)."""
+    line = max(s.y0, o.y1)
+    return Region(o.x0, max(2 * line - o.y1, 0.0), o.x1, min(2 * line - o.y0, 1.0))
+
+
 def _graph_room(v: _View, o: Region, s: Region) -> int:
     """Pixels of the surface's glass (its frame left out) the mirrored object covers in the graph's layout, when
     the object stands centred over it (beside its middle, the world shifts the reflection): a picture whose
     drawn surface leaves the reflection far less than this has drawn too little of it to pass unjudged (a
     surface drawn too small or not at all would otherwise escape the check)."""
-    if not s.x0 <= (o.x0 + o.x1) / 2 <= s.x1:
+    room = _mirrored_box(o, s).intersection(s)
+    if room is None or not s.x0 <= (o.x0 + o.x1) / 2 <= s.x1:
         return 0
-    line = max(s.y0, o.y1)
-    x0, x1 = max(o.x0, s.x0) * v.w + 1, min(o.x1, s.x1) * v.w - 1
-    y0, y1 = line * v.h + 1, min(2 * line - o.y0, s.y1) * v.h - 1
-    return int(max(x1 - x0, 0) * max(y1 - y0, 0))
+    return int(max(room.width * v.w - 2, 0) * max(room.height * v.h - 2, 0))
 
 
 def _reflection_like(px: Array, plain: Array, o: Array, water: bool) -> tuple[Array, Array]:
@@ -1086,9 +1090,7 @@ def _spill(v: _View, obj: Entity, surf: Entity, fo: Found, flipped: Array, like:
 
 def _clipped(o: Region, s: Region) -> bool:
     """The graph's surface is too small for the whole mirrored object: the reflection must be cut."""
-    line = max(s.y0, o.y1)
-    full = Region(o.x0, max(2 * line - o.y1, 0.0), o.x1, min(2 * line - o.y0, 1.0))
-    return not s.contains(full, tol=0.03)
+    return not s.contains(_mirrored_box(o, s), tol=0.03)
 
 
 _EFFECT_CHECKS: dict[EffectType, Callable[[_View, Effect], NodeVerdict]] = {
